@@ -1,0 +1,3 @@
+from pose2mesh.cli.main import main
+
+raise SystemExit(main())
