@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     graphs = sub.add_parser("build-graphs", help="rebuild the mesh pooling hierarchy of the default body")
     graphs.add_argument("--out", default=str(assets_dir() / "hierarchy_default.npz"),
                         help="output .npz (default: %(default)s)")
-    graphs.add_argument("--levels", type=int, default=8, help="number of levels incl. the full mesh (default: %(default)s)")
+    graphs.add_argument("--levels", type=int, default=8, help="coarsening steps after the full mesh (default: %(default)s)")
     graphs.set_defaults(func=_build_graphs)
     return parser
 
