@@ -262,6 +262,9 @@ def _check_inputs(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[T
         )
 
 
+_csr_warning_consumed = False
+
+
 def _as_csr(laplacian: Tensor) -> Tensor:
     """COO -> CSR for the sparse products (other layouts are returned unchanged).
 
@@ -274,13 +277,20 @@ def _as_csr(laplacian: Tensor) -> Tensor:
     devices) and CSR is the compute layout. A Laplacian that requires grad is
     left as it is.
     """
+    global _csr_warning_consumed
     if laplacian.layout != torch.sparse_coo or laplacian.requires_grad:
         return laplacian
-    with warnings.catch_warnings():
-        # torch warns once per process that its CSR support is "beta"; here it
-        # is an internal detail, not something the caller chose.
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+    if _csr_warning_consumed:
         return laplacian.to_sparse_csr()
+    # torch warns once per process that its CSR support is "beta"; here it is
+    # an internal detail, not something the caller chose, so the first
+    # conversion swallows it. (catch_warnings edits global state; doing it
+    # only once keeps later, possibly multi-threaded, calls free of it.)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        csr = laplacian.to_sparse_csr()
+    _csr_warning_consumed = True
+    return csr
 
 
 def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
