@@ -72,10 +72,13 @@ class _Tokens:
             raise self.error(line, f"expected '{word}', got '{tok}'")
         return line
 
-    def floats(self, n: int, what: str) -> np.ndarray:
+    def floats(self, n: int, what: str, key_line: int) -> np.ndarray:
+        """``n`` finite numbers, all on ``key_line`` (the keyword's line)."""
         vals = []
         for _ in range(n):
             tok, line = self.next(f"{n} numbers after {what}")
+            if line != key_line:
+                raise self.error(key_line, f"{what} needs {n} numbers on its line, got {len(vals)}")
             try:
                 v = float(tok)
             except ValueError:
@@ -95,16 +98,20 @@ def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
     tok, line = tk.next("OFFSET")
     if tok != "OFFSET":
         raise tk.error(line, f"expected 'OFFSET' in joint '{name}', got '{tok}'")
-    out["offsets"].append(tk.floats(3, "OFFSET"))
+    out["offsets"].append(tk.floats(3, "OFFSET", line))
     tok, line = tk.next("CHANNELS")
     if tok != "CHANNELS":
         raise tk.error(line, f"expected 'CHANNELS' in joint '{name}', got '{tok}'")
     ntok, nline = tk.next("channel count")
+    if nline != line:
+        raise tk.error(line, "CHANNELS needs a count on its line")
     if not ntok.isdigit():
         raise tk.error(nline, f"CHANNELS count must be a non-negative integer, got '{ntok}'")
     chans = []
     for _ in range(int(ntok)):
         c, cline = tk.next("channel name")
+        if cline != nline:
+            raise tk.error(nline, f"CHANNELS {ntok} lists {len(chans)} channels on its line")
         if c not in _CHANNELS:
             raise tk.error(cline, f"CHANNELS of '{name}' declares {ntok} channels but "
                                   f"'{c}' is not a channel (one of {sorted(_CHANNELS)})")
@@ -123,8 +130,8 @@ def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
         elif tok == "End":
             tk.expect("Site")
             tk.expect("{")
-            tk.expect("OFFSET")
-            tk.floats(3, "End Site OFFSET")
+            oline = tk.expect("OFFSET")
+            tk.floats(3, "End Site OFFSET", oline)
             tk.expect("}")
         else:
             raise tk.error(line, f"unknown keyword '{tok}' in joint '{name}' "

@@ -317,12 +317,12 @@ def find_asf_for_amc(amc_path: str | os.PathLike) -> Path:
         f"in '{amc_path.parent}' (CMU ships one NN.asf per subject); pass asf_path=")
 
 
-def _read_any(path: Path, asf_path: Path | None) -> Motion:
+def _read_any(path: Path, asf_path: Path | None, scale: float | None) -> Motion:
     from pose2mesh.data.asf_amc import read_amc, read_asf
     from pose2mesh.data.bvh import read_bvh
     ext = _strip_suffixes(path)[1]
     if ext == ".bvh":
-        return read_bvh(path)
+        return read_bvh(path, scale=scale)
     if ext == ".amc":
         return read_amc(path, read_asf(asf_path or find_asf_for_amc(path)))
     raise ValueError(f"unsupported motion file '{path}': choose one of .bvh, .bvh.gz, .amc, .amc.gz")
@@ -330,7 +330,7 @@ def _read_any(path: Path, asf_path: Path | None) -> Motion:
 
 def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None,
                 fps: float | None = 30.0, *, drop_tpose: bool | None = None,
-                asf_path: str | os.PathLike | None = None) -> Motion:
+                asf_path: str | os.PathLike | None = None, scale: float | None = None) -> Motion:
     """Parse a BVH or AMC file once, convert it to metres, resample and cache it.
 
     Args:
@@ -338,11 +338,14 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
             ``asf_path`` or the subject's ``NN.asf[.gz]`` in the same folder.
         cache_dir: folder for ``.npz`` cache entries (created if missing); ``None``
             disables caching. The key is sha256(file bytes) + sha256(ASF) +
-            :data:`READER_VERSION` + ``fps`` + ``drop_tpose``, so an edited file or a
+            :data:`READER_VERSION` + ``fps`` + ``drop_tpose`` + ``scale``, so an edited file or a
             new reader is re-parsed, and a hit never reads the text.
         fps: target frame rate (slerp / linear resampling); ``None`` keeps the file's.
         drop_tpose: drop frame 0; ``None`` = as the skeleton table says (True for
             the cgspeed MB2/Daz releases whose frame 0 is a T/reference pose).
+        asf_path: the ASF of an AMC file, when not next to it as ``NN.asf[.gz]``.
+        scale: BVH only: metres per file unit for a skeleton not in the table
+            (see :func:`~pose2mesh.data.bvh.read_bvh`).
 
     Returns:
         :class:`Motion` in metres, +Y up.
@@ -354,13 +357,13 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
     cache_file = None
     if cache_dir is not None:
         key = "|".join([_sha256(path), _sha256(asf) if asf else "", READER_VERSION,
-                        repr(None if fps is None else float(fps)), repr(drop_tpose)])
+                        repr(None if fps is None else float(fps)), repr(drop_tpose), repr(scale)])
         digest = hashlib.sha256(key.encode()).hexdigest()[:24]
         cache_file = Path(cache_dir) / f"{_strip_suffixes(path)[0]}-{digest}.npz"
         if cache_file.exists():
             logger.debug("cache hit %s -> %s", path, cache_file)
             return Motion.load(cache_file)
-    motion = _read_any(path, asf)
+    motion = _read_any(path, asf, scale)
     if drop_tpose is None:
         drop_tpose = any(s.name == motion.skeleton and s.tpose_frame0 for s in KNOWN_SKELETONS)
     if drop_tpose:
