@@ -7,6 +7,6 @@ Importing this package pulls in numpy and scipy only (no torch, anny or smplx).
 """
 from pose2mesh.data.asf_amc import read_amc, read_asf
 from pose2mesh.data.bvh import BVHError, read_bvh
-from pose2mesh.data.motion import Motion, load_motion
+from pose2mesh.data.motion import Motion, find_motion_files, load_motion, subject_of
 
-__all__ = ["Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError"]
+__all__ = ["Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError", "find_motion_files", "subject_of"]

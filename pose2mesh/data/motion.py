@@ -382,3 +382,32 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
             if os.path.exists(tmp):
                 os.remove(tmp)
     return motion
+
+
+#: File endings of motion files :func:`find_motion_files` collects.
+MOTION_SUFFIXES = (".bvh", ".bvh.gz", ".amc", ".amc.gz")
+
+
+def find_motion_files(folder: str | os.PathLike) -> list[Path]:
+    """Every motion file (BVH or AMC, optionally gzipped) below ``folder``, sorted by path.
+
+    Raises:
+        FileNotFoundError: if ``folder`` does not exist.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"motion folder '{folder}' not found")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(MOTION_SUFFIXES))
+
+
+def subject_of(path: str | os.PathLike) -> str:
+    """The CMU subject id of a motion file named ``NN_MM.*`` (e.g. ``'01'`` for ``01_02.bvh.gz``).
+
+    Raises:
+        ValueError: if the name does not follow CMU's ``subject_trial`` pattern.
+    """
+    name = Path(path).name
+    subject, sep, _ = name.partition("_")
+    if not sep or not subject.isdigit():
+        raise ValueError(f"'{name}' is not named like a CMU motion file (SUBJECT_TRIAL.bvh)")
+    return subject
