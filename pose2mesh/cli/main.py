@@ -67,6 +67,16 @@ def _build_graphs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_pose_prior(args: argparse.Namespace) -> int:
+    from pose2mesh.body import load_body
+    from pose2mesh.data.poses import build_pose_prior
+
+    prior = build_pose_prior(args.motion, load_body("default"), fps=args.fps, max_poses=args.num, seed=args.seed)
+    digest = prior.save(args.out)
+    print(f"wrote {args.out}: {len(prior)} poses from {prior.meta['files']} files (content hash {digest})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pose2mesh`` command (every subcommand documented)."""
     parser = argparse.ArgumentParser(
@@ -90,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="output .npz (default: %(default)s)")
     graphs.add_argument("--levels", type=int, default=8, help="coarsening steps after the full mesh (default: %(default)s)")
     graphs.set_defaults(func=_build_graphs)
+
+    prior = sub.add_parser("build-pose-prior", help="rebuild the shipped pose prior from a folder of motion files")
+    prior.add_argument("--motion", required=True, help="folder of BVH / ASF+AMC files, e.g. ../shared/mocap")
+    prior.add_argument("--out", default=str(assets_dir() / "pose_prior.npz"), help="output .npz (default: %(default)s)")
+    prior.add_argument("--num", type=int, default=16384, help="poses kept (default: %(default)s)")
+    prior.add_argument("--fps", type=float, default=30.0, help="resampling rate (default: %(default)s)")
+    prior.add_argument("--seed", type=int, default=0, help="seed of the subset (default: %(default)s)")
+    prior.set_defaults(func=_build_pose_prior)
     return parser
 
 
