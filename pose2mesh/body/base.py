@@ -123,11 +123,13 @@ class BodyModel(nn.Module):
         global_orient: Tensor | None,
         transl: Tensor | None,
         num_pose_joints: int,
+        pad_betas: bool = True,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Validate and broadcast the forward arguments to one batch size.
 
         Returns rotation matrices ``pose (B, num_pose_joints, 3, 3)``,
-        ``global_orient (B, 3, 3)``, ``betas (B, num_betas)`` and ``transl (B, 3)``.
+        ``global_orient (B, 3, 3)``, ``betas (B, num_betas)`` (``(B, S')`` as given
+        when ``pad_betas`` is False) and ``transl (B, 3)``.
         """
         ref = self.regressor_superset
         sizes = []
@@ -166,7 +168,7 @@ class BodyModel(nn.Module):
         global_orient = eye.expand(batch, 3, 3) if global_orient is None else global_orient.expand(batch, -1, -1)
         if betas is None:
             betas = ref.new_zeros(batch, self.num_betas)
-        elif betas.shape[1] < self.num_betas:  # missing trailing coefficients are zero
+        elif pad_betas and betas.shape[1] < self.num_betas:  # missing trailing coefficients are zero
             betas = torch.cat([betas, betas.new_zeros(betas.shape[0], self.num_betas - betas.shape[1])], 1)
         betas = betas.expand(batch, -1)
         transl = ref.new_zeros(batch, 3) if transl is None else transl.expand(batch, -1)

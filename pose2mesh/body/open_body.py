@@ -89,12 +89,15 @@ class OpenBody(BodyModel):
 
         num_vertices = arrays["v_template"].shape[0]
         buf("v_template", arrays["v_template"])
-        buf("shapedirs", arrays["shapedirs"].reshape(self.num_betas, -1))
+        # Coordinate-major copies (x, y, z planes of V values) for the skinning fast path.
+        buf("_template_cm", arrays["v_template"].T)
+        buf("_shapedirs_cm", arrays["shapedirs"].transpose(0, 2, 1).reshape(self.num_betas, -1))
         buf("j_template", arrays["j_template"])
         buf("jointdirs", arrays["jointdirs"].reshape(self.num_betas, -1))
         weights = np.zeros((num_vertices, len(self.parents)), np.float32)
         np.add.at(weights, (np.arange(num_vertices)[:, None], arrays["skin_joints"].astype(np.int64)), arrays["skin_weights"])
         buf("skin_weights", weights)
+        buf("_skin_weights_t", weights.T)
         buf("faces", arrays["faces"], torch.int64)
         buf("parent_index", np.maximum(np.asarray(self.parents), 0), torch.int64)
         buf("shape_table_phenotypes", arrays["shape_table_phenotypes"])
@@ -122,11 +125,26 @@ class OpenBody(BodyModel):
         )
 
     def shape(self, betas: Tensor) -> tuple[Tensor, Tensor]:
-        """Rest-pose vertices ``(B, V, 3)`` and joints ``(B, J, 3)`` (metres) for ``betas (B, num_betas)``."""
-        batch = betas.shape[0]
-        vertices = self.v_template + (betas @ self.shapedirs).view(batch, -1, 3)
-        joints = self.j_template + (betas @ self.jointdirs).view(batch, -1, 3)
-        return vertices, joints
+        """Rest-pose vertices ``(B, V, 3)`` and joints ``(B, J, 3)`` (metres) for ``betas (B, S')``.
+
+        Only the first ``S' <= num_betas`` directions are used (fewer betas, less work).
+        """
+        vertices = self._shape_cm(betas).transpose(1, 2)
+        return vertices, self.rest_joints(betas)
+
+    def rest_joints(self, betas: Tensor) -> Tensor:
+        """Rest-pose skeleton joints ``(B, J, 3)`` (metres) for ``betas (B, S')``."""
+        return self.j_template + (betas @ self.jointdirs[: betas.shape[1]]).view(betas.shape[0], -1, 3)
+
+    def _shape_cm(self, betas: Tensor) -> Tensor:
+        """Rest vertices in coordinate-major layout ``(B, 3, V)``."""
+        batch, num = betas.shape
+        return self._template_cm + (betas @ self._shapedirs_cm[:num]).view(batch, 3, -1)
+
+    @property
+    def shapedirs(self) -> Tensor:
+        """Shape directions ``(num_betas, V * 3)`` (vertex-major, metres per unit beta)."""
+        return self._shapedirs_cm.view(self.num_betas, 3, -1).transpose(1, 2).reshape(self.num_betas, -1)
 
     def forward(
         self,
@@ -134,12 +152,18 @@ class OpenBody(BodyModel):
         betas: Tensor | None = None,
         global_orient: Tensor | None = None,
         transl: Tensor | None = None,
+        skin: bool = True,
     ) -> BodyOutput:
-        """Pose and shape the body; see the class docstring for shapes and units."""
+        """Pose and shape the body; see the class docstring for shapes and units.
+
+        ``vertices`` is a ``(B, V, 3)`` view of a coordinate-major buffer (not
+        contiguous; use ``.reshape`` rather than ``.view``).  With ``skin=False``
+        only the skeleton is posed (``vertices`` is None): much cheaper.
+        """
         pose, global_orient, betas, transl = self._batch_inputs(
-            pose, betas, global_orient, transl, self.num_joints - 1
+            pose, betas, global_orient, transl, self.num_joints - 1, pad_betas=False
         )
-        rest_vertices, rest_joints = self.shape(betas)
+        rest_cm, rest_joints = self._shape_cm(betas), self.rest_joints(betas)
         rotations = torch.cat([global_orient[:, None], pose], dim=1)  # (B, J, 3, 3) local
         offsets = rest_joints - rest_joints[:, self.parent_index]
         offsets[:, 0] = rest_joints[:, 0] + transl
@@ -164,9 +188,34 @@ class OpenBody(BodyModel):
         # Skinning transforms A_c = [R_c | p_c - R_c j_c], blended per vertex.
         translation = world_pos - (world_rot @ rest_joints[..., None])[..., 0]
         transforms = torch.cat([world_rot, translation[..., None]], -1)  # (B, J, 3, 4)
-        blended = (self.skin_weights @ transforms.flatten(2)).view(*rest_vertices.shape[:2], 3, 4)
-        vertices = (blended[..., :3] @ rest_vertices[..., None])[..., 0] + blended[..., 3]
+        vertices = self._skin(rest_cm, transforms).transpose(1, 2) if skin else None
         return BodyOutput(vertices=vertices, joints=world_pos, rest_joints=rest_joints, transforms=transforms)
+
+    def _skin(self, rest_cm: Tensor, transforms: Tensor) -> Tensor:
+        """Linear blend skinning in coordinate-major layout.
+
+        Args:
+            rest_cm: ``(B, 3, V)`` rest vertices.
+            transforms: ``(B, J, 3, 4)`` bone transforms.
+
+        Returns:
+            ``(B, 3, V)`` posed vertices.
+
+        Written for speed on CPU: the blend is ONE large matrix product
+        ``(12 B, J) @ (J, V)`` whose output is already batch-major and
+        coordinate-major (a batch of B small products, or a vertex-major layout
+        followed by a transpose, runs several times slower), and the blended
+        3x4 transforms are applied with in-place multiply-adds over contiguous
+        ``(B, V)`` planes instead of B*V tiny 3x3 products.
+        """
+        batch, num_vertices = rest_cm.shape[0], rest_cm.shape[2]
+        per_bone = transforms.permute(0, 2, 3, 1).reshape(batch * 12, self.num_joints)  # rows: (b, i, k)
+        blended = per_bone @ self._skin_weights_t
+        blended = blended.view(batch, 3, 4, num_vertices)
+        out = blended[:, :, 3].clone()
+        for k in range(3):
+            out.addcmul_(blended[:, :, k], rest_cm[:, k : k + 1])
+        return out
 
     def betas_from_rest(self, rest_vertices: Tensor, rest_joints: Tensor | None = None) -> Tensor:
         """Least-squares shape coefficients of rest-pose meshes (metres, body frame).
@@ -178,7 +227,7 @@ class OpenBody(BodyModel):
         Returns:
             ``(B, num_betas)`` betas minimising the squared distance to the inputs.
         """
-        target = (rest_vertices - self.v_template).flatten(1)
+        target = (rest_vertices - self.v_template).reshape(rest_vertices.shape[0], -1)
         basis = self.shapedirs
         if rest_joints is not None:
             target = torch.cat([target, (rest_joints - self.j_template).flatten(1)], 1)

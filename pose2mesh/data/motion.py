@@ -381,6 +381,9 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        # Return what the cache holds (rotations through float32 quaternions), so a
+        # first load and later cache hits give bit-identical motions.
+        return Motion.load(cache_file)
     return motion
 
 

@@ -134,7 +134,10 @@ def test_import_is_light():
     import subprocess
     import sys
     code = ("import sys, pose2mesh.data; "
-            "bad = [m for m in ('anny', 'smplx', 'torch') if m in sys.modules]; "
+            "bad = [m for m in ('anny', 'smplx', 'warp') if m in sys.modules]; "
             "assert not bad, bad; print(sorted(pose2mesh.data.__all__))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == str(sorted(["Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError"]))
+    names = eval(out.strip())  # the printed list
+    for name in ("Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError", "SyntheticBatches",
+                 "make_test_set", "PosePrior", "CameraSampler", "Keypoints2D", "read_amass", "Retargeter"):
+        assert name in names

@@ -1,0 +1,166 @@
+"""Synthetic training batches: posed bodies, random cameras, corrupted 2D keypoints.
+
+Everything runs as batched torch on the device given (generate on the GPU when
+training there).  Conventions: 3D outputs are in metres in OpenCV **camera**
+coordinates (x right, y down, z forward); 2D keypoints are pixels with a
+confidence column (0 = absent); bodies are posed in the body frame (Y up) and
+mapped to the camera by ``x_cam = R x + t``.
+
+Determinism: batch ``i`` of rank ``r`` is a pure function of ``(seed, r, i)``
+(its own ``torch.Generator``), so a run is reproducible, resumable from any
+step, and DDP ranks draw disjoint streams (``rank``, ``world_size``).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from pose2mesh import joints as _joints
+from pose2mesh.body.open_body import OpenBody
+from pose2mesh.data import corrupt as _corrupt
+from pose2mesh.data.camera import CameraSampler, project_points
+from pose2mesh.data.poses import PosePrior
+
+#: corruption presets by name (see :mod:`pose2mesh.data.corrupt`).
+CORRUPTIONS = {"none": _corrupt.clean, "detector": _corrupt.detector_like, "h3wb": _corrupt.h3wb_masking}
+
+
+@dataclass
+class SyntheticConfig:
+    """What a synthetic batch contains and how it is drawn.
+
+    Attributes:
+        batch_size: samples per batch.
+        layout: the detector layout whose 2D keypoints are synthesised.
+        corruption: ``"none"``, ``"detector"`` (noise, detector errors, occluders,
+            truncation) or ``"h3wb"`` (H3WB-style random masking).
+        num_betas: shape coefficients used (the rest are 0): fewer is faster.
+        mirror: probability of a left/right mirrored pose.
+        mix_limbs: per-limb probability of taking a limb from another pose.
+        pose_noise: std (rad) of axis-angle noise on every local rotation.
+        camera: the camera distribution.
+    """
+
+    batch_size: int = 256
+    layout: str = "coco"
+    corruption: str = "detector"
+    num_betas: int = 16
+    mirror: float = 0.5
+    mix_limbs: float = 0.0
+    pose_noise: float = 0.0
+    camera: CameraSampler = field(default_factory=CameraSampler)
+
+    def __post_init__(self) -> None:
+        _joints.get_layout(self.layout)  # validates the name
+        if self.corruption not in CORRUPTIONS:
+            raise ValueError(f"unknown corruption '{self.corruption}'; choose one of: {', '.join(CORRUPTIONS)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+
+def _stream_seed(seed: int, rank: int, index: int) -> int:
+    """A 63-bit seed for batch ``index`` of ``rank``: independent streams per (seed, rank, index)."""
+    digest = hashlib.sha256(f"pose2mesh-synthetic|{seed}|{rank}|{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class SyntheticBatches:
+    """An endless, seeded stream of synthetic batches (see the module docstring).
+
+    Args:
+        body: the open body (its device is where batches are made).
+        poses: a :class:`PosePrior` (the shipped one by default) on the same device.
+        config: :class:`SyntheticConfig`.
+        seed: base seed.
+        rank / world_size: DDP shard: rank ``r`` yields the batches of its own stream.
+
+    Each batch is a dict of tensors (``B`` samples, ``J`` layout keypoints, ``S`` = 52
+    superset keypoints, ``V`` vertices):
+
+    * ``keypoints (B, J, 3)``: corrupted detector-like input, pixels + confidence.
+    * ``keypoints_clean (B, J, 3)``: exact projection + 1/0 visibility (in image, in front).
+    * ``superset (B, S, 2)``, ``presence (B, S)``: the input mapped into the superset
+      (absent points 0 with presence 0), as the networks consume it.
+    * ``joints3d (B, J, 3)``, ``superset3d (B, S, 3)``, ``vertices (B, V, 3)``: metres,
+      camera coordinates.
+    * ``K (B, 3, 3)``, ``R (B, 3, 3)``, ``t (B, 3)``, ``image_size (B, 2)``: the camera.
+    * ``pose (B, J_rig-1, 3, 3)``, ``global_orient (B, 3, 3)``, ``betas (B, num_betas)``.
+    """
+
+    def __init__(self, body: OpenBody, poses: PosePrior | None = None, config: SyntheticConfig | None = None,
+                 seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
+        self.body = body
+        self.device = body.v_template.device
+        self.poses = PosePrior.load(device=self.device) if poses is None else poses
+        if self.poses.joint_names != body.joint_names:
+            raise ValueError("the pose prior's rig does not match the body's joints")
+        self.config = config or SyntheticConfig()
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.corrupt = CORRUPTIONS[self.config.corruption]()
+        reg = body.regressor_superset.to(body.v_template.dtype)
+        self._used_vertices = torch.nonzero(reg.abs().sum(0) > 0)[:, 0]
+        self._regressor_used = reg[:, self._used_vertices]
+        self._superset_to_layout = torch.as_tensor(
+            _joints.conversion_matrix("superset", self.config.layout), dtype=reg.dtype, device=self.device
+        )
+        self.step = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict[str, Tensor]:
+        batch = self.batch(self.step)
+        self.step += 1
+        return batch
+
+    def generator(self, index: int) -> torch.Generator:
+        """The generator of batch ``index`` of this rank."""
+        return torch.Generator(device=self.device).manual_seed(_stream_seed(self.seed, self.rank, index))
+
+    @torch.no_grad()
+    def batch(self, index: int) -> dict[str, Tensor]:
+        """Batch number ``index`` of this rank's stream (deterministic)."""
+        cfg, body, gen = self.config, self.body, self.generator(index)
+        n = cfg.batch_size
+        pose, orient = self.poses.sample(n, gen, mirror=cfg.mirror, mix_limbs=cfg.mix_limbs, noise=cfg.pose_noise)
+        table = body.shape_table_betas
+        rows = torch.randint(len(table), (n,), generator=gen, device=self.device)
+        betas = table[rows, : cfg.num_betas]
+        # Pose the skeleton first (cheap) to frame the camera, then skin the mesh
+        # directly in camera coordinates: the extrinsics are folded into the root
+        # (x_cam = R x + t, with x = G (v - j0) + j0 + transl  =>  G' = R G,
+        # transl' = R (j0 + transl) + t - j0), so no per-vertex transform is needed.
+        skeleton = body(pose=pose, betas=betas, global_orient=orient, skin=False).joints
+        lo, hi = skeleton.amin(1), skeleton.amax(1)
+        height = (hi[:, 1] - lo[:, 1]) + 0.2 * (hi[:, 1] - lo[:, 1]).clamp(max=1.0)  # head top above the Head joint
+        cameras = cfg.camera.sample((lo + hi) / 2, height, gen)
+        root = skeleton[:, 0]
+        out = body(pose=pose, betas=betas, global_orient=cameras.R @ orient,
+                   transl=(cameras.R @ root[..., None])[..., 0] + cameras.t - root)
+        vertices = out.vertices
+        # Keypoints: the regressors touch few vertices, so gather those first.
+        superset3d = torch.einsum("sk,bkc->bsc", self._regressor_used, vertices[:, self._used_vertices])
+        joints3d = torch.einsum("js,bsc->bjc", self._superset_to_layout, superset3d)
+        pixels, depth = project_points(joints3d, cameras.K), joints3d[..., 2]
+        clean = _corrupt.Keypoints2D.from_projection(pixels, depth, cfg.layout, image_size=cameras.image_size)
+        clean = _corrupt.Truncate()(clean)
+        noisy = self.corrupt(clean, gen)
+        keypoints = torch.cat([noisy.xy, noisy.confidence[..., None]], -1)
+        superset, presence = _joints.to_superset(keypoints, cfg.layout)
+        return {
+            "keypoints": keypoints,
+            "keypoints_clean": torch.cat([clean.xy, clean.confidence[..., None]], -1),
+            "superset": superset,
+            "presence": presence,
+            "joints3d": joints3d,
+            "superset3d": superset3d,
+            "vertices": vertices,
+            "K": cameras.K, "R": cameras.R, "t": cameras.t, "image_size": cameras.image_size,
+            "pose": pose, "global_orient": orient, "betas": betas,
+        }
+
