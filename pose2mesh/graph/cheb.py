@@ -13,8 +13,11 @@ Conventions
   chosen because it moves with ``.to(device)``, is saved in a ``state_dict``
   as a buffer and supports autograd through ``torch.mm`` on every backend.
   :func:`cheb_conv` also accepts a ``sparse_csr`` or a dense ``(V, V)``
-  tensor, and converts a COO Laplacian to CSR internally for the products
-  (faster CPU kernel; see ``_as_csr``).
+  tensor, and on the CPU converts a COO Laplacian to CSR internally for the
+  products (faster kernel; see ``_as_csr``).
+* Batching: on the CPU the batch is processed in chunks of about
+  ``_CPU_CHUNK_ELEMENTS`` elements per ``(V, chunk*F)`` term (cache-sized);
+  results do not depend on the chunking beyond float rounding.
 * Graph: undirected, no self loops (they are dropped), symmetric
   normalisation ``L = I - D^-1/2 A D^-1/2``; an isolated node (degree 0) gets
   ``L_ii = 1`` and a zero row otherwise, as in PyG's ``get_laplacian``.
@@ -53,11 +56,20 @@ GraphInput = Union[Tensor, np.ndarray, scipy.sparse.spmatrix, scipy.sparse.sparr
 # Below this many nodes the largest eigenvalue is taken from a dense
 # ``eigvalsh`` (exact and cheap); above it from ARPACK's Lanczos (``eigsh``).
 _DENSE_EIG_MAX_NODES = 256
-# Fixed seed of the ARPACK start vector: a constant ``v0`` would make the
-# result a pure function of the graph; a vector of ones is NOT used because
-# on a regular graph it is the eigenvector of eigenvalue 0 and Lanczos would
-# never leave that invariant subspace.
+# Seed of the fixed ARPACK start vector ``v0``, which makes the result a pure
+# function of the graph. A vector of ones is NOT used: on a regular graph it
+# is the eigenvector of eigenvalue 0 and Lanczos would never leave that
+# invariant subspace.
 _EIGSH_V0_SEED = 0
+
+# Elements of one (V, chunk*F) Chebyshev term per CPU chunk: 2^20 float32 =
+# 4 MB, so the K terms, their stack and the output of a chunk (about 28 MB for
+# K = 3) fit in a server L3 cache. From measurements on a 2-thread AMD EPYC
+# with B = 64, F = 64 (docs/graph.md): the fastest chunk had V*chunk between
+# 3.4k and 14k nodes for V = 210 .. 13.7k. Not smaller, because many small
+# chunks mean many short parallel regions, which degrade badly when other
+# processes compete for the cores.
+_CPU_CHUNK_ELEMENTS = 1 << 20
 
 
 def _adjacency(graph: GraphInput, num_nodes: int) -> scipy.sparse.csr_matrix:
@@ -99,7 +111,9 @@ def _adjacency(graph: GraphInput, num_nodes: int) -> scipy.sparse.csr_matrix:
             adj = scipy.sparse.csr_matrix(arr.astype(np.float64))
             kind = "adjacency"
         else:
-            raise ValueError(f"unsupported graph input dtype {arr.dtype}; pass an int (2, E) edge index or a float adjacency")
+            raise ValueError(
+                f"unsupported graph input dtype {arr.dtype}; pass an int (2, E) edge index or a float adjacency"
+            )
     if adj.shape != (num_nodes, num_nodes):
         raise ValueError(f"{kind} has shape {adj.shape}, expected ({num_nodes}, {num_nodes})")
     coo = adj.tocoo()
@@ -266,7 +280,7 @@ _csr_warning_consumed = False
 
 
 def _as_csr(laplacian: Tensor) -> Tensor:
-    """COO -> CSR for the sparse products (other layouts are returned unchanged).
+    """COO -> CSR on the CPU for the sparse products (anything else is returned unchanged).
 
     On the CPU, torch's COO sparse @ dense kernel is the slower one: for a
     13.7k-node mesh Laplacian the CSR (MKL) kernel makes the whole forward
@@ -275,10 +289,10 @@ def _as_csr(laplacian: Tensor) -> Tensor:
     tensor is O(nnz) and did not show in those timings, so COO stays the
     storage layout (robust as a module buffer, in a state_dict and across
     devices) and CSR is the compute layout. A Laplacian that requires grad is
-    left as it is.
+    left as it is, and so is one on another device (measured on the CPU only).
     """
     global _csr_warning_consumed
-    if laplacian.layout != torch.sparse_coo or laplacian.requires_grad:
+    if laplacian.layout != torch.sparse_coo or laplacian.requires_grad or laplacian.device.type != "cpu":
         return laplacian
     if _csr_warning_consumed:
         return laplacian.to_sparse_csr()
@@ -323,16 +337,40 @@ def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tenso
         x = x.unsqueeze(0)
     b, v, f_in = x.shape
     k_order, _, f_out = weight.shape
-
     if k_order > 1:
         laplacian = _as_csr(laplacian)
 
-    # All graphs share one Laplacian, so instead of B small sparse products
-    # (a Python loop) or a block-diagonal disjoint union (PyG: B times the
-    # edges, gathered and scattered) lay the batch out as (V, B*F): each
+    # On the CPU, cut the batch into chunks whose (V, chunk*F) terms stay
+    # about cache-sized (_CPU_CHUNK_ELEMENTS). The whole-batch layout is
+    # memory-bound when V*B*F is large: at V = 13.7k, B = 64, F = 64 each
+    # term is 224 MB, every call page-faults fresh allocations of that size
+    # (glibc mmaps blocks above 32 MB) and streams them through DRAM; it
+    # measured about 2x slower than per-graph chunks (1.5x with mmap
+    # disabled). Coarse levels run several graphs per chunk, and a level of
+    # a few hundred nodes the whole batch at once. Other devices: one chunk.
+    chunk = b
+    if x.device.type == "cpu":
+        chunk = max(1, _CPU_CHUNK_ELEMENTS // max(1, v * max(f_in, f_out)))
+    if chunk >= b:
+        out = _cheb_conv_chunk(x, laplacian, weight, bias)
+    else:
+        # split, not slicing: autograd then has one SplitBackward that
+        # concatenates the chunk gradients, instead of one full-size zero
+        # tensor per slice (O(B^2) memory traffic in the backward pass).
+        out = torch.cat([_cheb_conv_chunk(xc, laplacian, weight, bias) for xc in x.split(chunk, dim=0)])
+    return out.squeeze(0) if unbatched else out
+
+
+def _cheb_conv_chunk(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """:func:`cheb_conv` on a (chunk of a) batch ``(b, V, F_in)``, inputs already checked."""
+    b, v, f_in = x.shape
+    k_order, _, f_out = weight.shape
+    # All graphs share one Laplacian, so instead of b small sparse products
+    # (a Python loop) or a block-diagonal disjoint union (PyG: b times the
+    # edges, gathered and scattered) lay the batch out as (V, b*F): each
     # Chebyshev order is then ONE sparse @ dense product with a wide
-    # right-hand side, one kernel call whatever B is. The permute costs one
-    # copy of x, done once (none when B = 1).
+    # right-hand side, one kernel call whatever b is. The permute costs one
+    # copy of x, done once (none when b = 1).
     t0 = x.transpose(0, 1).reshape(v, b * f_in)
     terms = [t0]
     if k_order > 1:
@@ -340,27 +378,26 @@ def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tenso
         terms.append(t1)
         for _ in range(2, k_order):
             # T_k = 2 L T_{k-1} - T_{k-2} as one fused (sparse) addmm:
-            # 1.6x (B*F = 64) to 2.5x (B*F = 4096) faster on a 13.7k-node
+            # 1.6x (b*F = 64) to 2.5x (b*F = 4096) faster on a 13.7k-node
             # mesh than `2 * mm - t0`, which allocates and streams two more
-            # (V, B*F) temporaries.
+            # (V, b*F) temporaries.
             t2 = torch.addmm(t0, laplacian, t1, beta=-1.0, alpha=2.0)
             terms.append(t2)
             t0, t1 = t1, t2
 
     # Fuse the K weight products into a single GEMM: with the terms stacked as
-    # (B, V, K, F_in) and flattened to (B*V, K*F_in),
+    # (b, V, K, F_in) and flattened to (b*V, K*F_in),
     # sum_k T_k @ W_k == [T_0 | ... | T_{K-1}] @ W.reshape(K*F_in, F_out).
-    # One large GEMM runs near peak BLAS throughput, instead of K thin GEMMs
-    # plus K-1 full-size additions. The stack is the only copy of the terms,
-    # and it also undoes the (V, B) permutation (it reads (V, B, F) views
-    # transposed), so the GEMM writes a contiguous (B, V, F_out) output
-    # directly, with no copy of the output.
+    # One GEMM with a K-times deeper inner dimension keeps BLAS near peak,
+    # instead of K thin GEMMs plus K-1 full-size additions. The stack is the
+    # only copy of the terms, and it also undoes the (V, b) permutation (it
+    # reads (V, b, F) views transposed), so the GEMM writes a contiguous
+    # (b, V, F_out) output directly, with no copy of the output.
     feats = torch.stack([t.view(v, b, f_in).transpose(0, 1) for t in terms], dim=2)
     feats = feats.view(b * v, k_order * f_in)
     w = weight.reshape(k_order * f_in, f_out)
     out = torch.addmm(bias, feats, w) if bias is not None else torch.mm(feats, w)
-    out = out.view(b, v, f_out)
-    return out.squeeze(0) if unbatched else out
+    return out.view(b, v, f_out)
 
 
 class ChebConv(nn.Module):

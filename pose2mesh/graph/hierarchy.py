@@ -45,7 +45,7 @@ import os
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse
@@ -140,7 +140,9 @@ class MeshHierarchy:
         if not self.levels:
             raise ValueError("a hierarchy needs at least one level")
         if len(self.clusters) != len(self.levels) - 1:
-            raise ValueError(f"{len(self.levels)} levels need {len(self.levels) - 1} cluster maps, got {len(self.clusters)}")
+            raise ValueError(
+                f"{len(self.levels)} levels need {len(self.levels) - 1} cluster maps, got {len(self.clusters)}"
+            )
         for l, c in enumerate(self.clusters):
             v_fine, v_coarse = self.levels[l].num_nodes, self.levels[l + 1].num_nodes
             if c.shape != (v_fine,):
@@ -202,7 +204,9 @@ class MeshHierarchy:
         size = np.bincount(cluster, minlength=v_coarse).astype(np.float64)
         values = torch.from_numpy(1.0 / size[cluster[order]]).to(dtype)
         indices = torch.from_numpy(np.stack([cluster[order], fine[order]]))
-        return torch.sparse_coo_tensor(indices, values, (v_coarse, v_fine), is_coalesced=True, check_invariants=True).to(device)
+        return torch.sparse_coo_tensor(
+            indices, values, (v_coarse, v_fine), is_coalesced=True, check_invariants=True
+        ).to(device)
 
     def unpool_matrix(
         self, l: int, device: Optional[Union[str, torch.device]] = None, dtype: torch.dtype = torch.float32
@@ -218,7 +222,9 @@ class MeshHierarchy:
         v_fine, v_coarse = self.levels[l].num_nodes, self.levels[l + 1].num_nodes
         indices = torch.from_numpy(np.stack([np.arange(v_fine, dtype=np.int64), cluster]))
         values = torch.ones(v_fine, dtype=dtype)
-        return torch.sparse_coo_tensor(indices, values, (v_fine, v_coarse), is_coalesced=True, check_invariants=True).to(device)
+        return torch.sparse_coo_tensor(
+            indices, values, (v_fine, v_coarse), is_coalesced=True, check_invariants=True
+        ).to(device)
 
     # ------------------------------------------------------- arrays and hashing
     def to_arrays(self) -> Dict[str, np.ndarray]:
@@ -325,7 +331,9 @@ class MeshHierarchy:
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
             raise ValueError(f"'{path}' is corrupt or was edited: cannot read it as an npz ({err})") from err
         if "content_hash" not in stored or "format_version" not in stored or "num_nodes" not in stored:
-            raise ValueError(f"'{path}' is not a pose2mesh mesh hierarchy (missing content_hash/format_version/num_nodes)")
+            raise ValueError(
+                f"'{path}' is not a pose2mesh mesh hierarchy (missing content_hash/format_version/num_nodes)"
+            )
         version = int(stored["format_version"])
         if version != FORMAT_VERSION:
             raise ValueError(f"'{path}' has hierarchy format version {version}; this pose2mesh reads {FORMAT_VERSION}")

@@ -12,6 +12,7 @@ import torch
 
 import pose2mesh.graph as graph_api
 from pose2mesh.graph import ChebConv, cheb_conv, rescaled_laplacian
+import pose2mesh.graph.cheb as cheb_module
 from pose2mesh.graph.cheb import laplacian_lambda_max, normalized_laplacian
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -123,7 +124,8 @@ def test_matches_pyg_with_explicit_lambda_max(num_nodes, num_edges, num_isolated
         conv.bias.copy_(torch.randn(7, generator=g))
     ref = pyg_copy(conv)
     x = torch.randn(batch, num_nodes, 6, generator=g)
-    expected = ref(x.reshape(-1, 6), disjoint_union(edge_index, num_nodes, batch), lambda_max=lam).view(batch, num_nodes, 7)
+    union = disjoint_union(edge_index, num_nodes, batch)
+    expected = ref(x.reshape(-1, 6), union, lambda_max=lam).view(batch, num_nodes, 7)
 
     out_explicit = conv(x, rescaled_laplacian(edge_index, num_nodes, lambda_max=lam))
     out_computed = conv(x, rescaled_laplacian(edge_index, num_nodes))  # lambda_max=None computes the same value
@@ -137,7 +139,8 @@ def test_laplacian_matches_pyg_get_laplacian_weighted(lambda_max):
     edge_index = random_graph(num_nodes, 70, 2, seed=7)
     g = torch.Generator().manual_seed(7)
     w = torch.rand(edge_index.shape[1], generator=g, dtype=torch.float64) + 0.1
-    w = (w + pyg_utils.to_dense_adj(edge_index, edge_attr=w, max_num_nodes=num_nodes)[0].T[edge_index[0], edge_index[1]]) / 2
+    dense_w = pyg_utils.to_dense_adj(edge_index, edge_attr=w, max_num_nodes=num_nodes)[0]
+    w = (w + dense_w.T[edge_index[0], edge_index[1]]) / 2  # symmetric weights
     adjacency = pyg_utils.to_dense_adj(edge_index, edge_attr=w, max_num_nodes=num_nodes)[0]
     assert torch.equal(adjacency, adjacency.T)
     ei, ew = pyg_utils.get_laplacian(edge_index, w, normalization="sym", num_nodes=num_nodes)
@@ -274,6 +277,23 @@ def test_unbatched_and_layouts_agree():
     torch.testing.assert_close(out, cheb_conv(x.unsqueeze(0), lap, w)[0])
     torch.testing.assert_close(cheb_conv(x, lap.to_sparse_csr(), w), out, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(cheb_conv(x, lap.to_dense(), w), out, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("budget", [1, 2 * 20 * 4, 3 * 20 * 4, 1 << 30], ids=["chunk1", "chunk2", "chunk3", "whole"])
+def test_cpu_batch_chunking_gives_the_same_result(monkeypatch, budget):
+    # On the CPU the batch is processed in chunks of about _CPU_CHUNK_ELEMENTS
+    # per term; force every chunking of B = 5 (chunk 1, 2 and 3 do not all divide 5).
+    g = torch.Generator().manual_seed(4)
+    lap = rescaled_laplacian(random_graph(20, 40, 1, seed=4), 20, dtype=torch.float64)
+    x = torch.randn(5, 20, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 4, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, generator=g, dtype=torch.float64, requires_grad=True)
+    expected = dense_reference(x, lap.to_dense(), w, b)
+    monkeypatch.setattr(cheb_module, "_CPU_CHUNK_ELEMENTS", budget)
+    out = cheb_conv(x, lap, w, b)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=1e-12)
+    assert out.shape == (5, 20, 2) and out.is_contiguous()
+    assert torch.autograd.gradcheck(lambda x, w, b: cheb_conv(x, lap, w, b), (x, w, b))
 
 
 def test_batch_members_are_independent():

@@ -135,7 +135,11 @@ def test_independent_of_python_hash_seed(tmp_path):
     for seed in ("0", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
         out = subprocess.run(
-            [sys.executable, "-c", code, str(tmp_path / "faces.npy")], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code, str(tmp_path / "faces.npy")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         assert out.stdout.strip() == h.content_hash()
 
@@ -256,7 +260,8 @@ def test_laplacians(hierarchy):
         lam_dense = np.linalg.eigvalsh(lap_norm)[-1]
         assert level.lambda_max == pytest.approx(lam_dense, abs=1e-9)
         assert laplacian_lambda_max(scipy.sparse.csr_matrix(lap_norm)) == pytest.approx(lam_dense, abs=1e-9)
-        np.testing.assert_allclose(dense.double().numpy(), 2 * lap_norm / level.lambda_max - np.eye(level.num_nodes), atol=1e-6)
+        expected = 2 * lap_norm / level.lambda_max - np.eye(level.num_nodes)
+        np.testing.assert_allclose(dense.double().numpy(), expected, atol=1e-6)
         eig = np.linalg.eigvalsh(dense.double().numpy())
         assert eig.min() >= -1 - 1e-5 and eig.max() <= 1 + 1e-5
         assert eig.max() == pytest.approx(1.0, abs=1e-5)
