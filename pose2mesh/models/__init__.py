@@ -1,0 +1,49 @@
+"""Networks of pose2mesh: PoseNet (2D -> 3D keypoints) and MeshNet (-> body mesh).
+
+Conventions of every module here:
+
+* Input: 2D keypoints in the canonical superset (:func:`pose2mesh.joints.to_superset`)
+  with a presence channel (absent keypoints are masked, never zero-filled
+  coordinates); the networks themselves take crop-normalised coordinates
+  (:func:`normalize_keypoints`), :class:`Pose2MeshNet` takes pixels.
+* Output: ROOT-RELATIVE 3D in METRES in OpenCV camera axes (x right, y down,
+  z forward); root = the superset ``pelvis`` (index 0).
+
+* :mod:`pose2mesh.models.normalize` -- :func:`normalize_keypoints`.
+* :mod:`pose2mesh.models.posenet` -- :class:`GraphPoseNet`, :class:`MLPPoseNet`.
+* :mod:`pose2mesh.models.meshnet` -- :class:`MeshNetConfig`, :class:`MeshNet`.
+* :mod:`pose2mesh.models.lifter` -- :class:`Pose2MeshNet`, :class:`ModelConfig`,
+  :func:`build_model`, presets ``default`` / ``mlp`` / ``paper`` / ``smoke``.
+
+See ``docs/models.md``.
+"""
+from pose2mesh.models.lifter import (
+    PRESETS,
+    GraphPoseNetConfig,
+    MLPPoseNetConfig,
+    ModelConfig,
+    Pose2MeshNet,
+    build_model,
+    count_parameters,
+    model_config,
+)
+from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
+from pose2mesh.models.normalize import normalize_keypoints
+from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
+
+__all__ = [
+    "normalize_keypoints",
+    "GraphPoseNet",
+    "MLPPoseNet",
+    "ROOT_INDEX",
+    "MeshNet",
+    "MeshNetConfig",
+    "GraphPoseNetConfig",
+    "MLPPoseNetConfig",
+    "ModelConfig",
+    "Pose2MeshNet",
+    "build_model",
+    "model_config",
+    "count_parameters",
+    "PRESETS",
+]

@@ -1,0 +1,238 @@
+"""Pose2MeshNet: pixels -> root-relative 3D keypoints and body mesh, and its presets.
+
+Conventions
+-----------
+* Input: 2D keypoints in the canonical superset in PIXELS ``(B, S, 2)`` and
+  presence ``(B, S)`` (:func:`pose2mesh.joints.to_superset`). They are
+  crop-normalised inside the model (:func:`pose2mesh.models.normalize_keypoints`),
+  so translating or scaling the image coordinates does not change the output.
+* Outputs: ROOT-RELATIVE 3D in METRES in OpenCV camera axes (x right, y down,
+  z forward); root = superset ``pelvis`` (index 0).
+
+  - ``joints_posenet`` ``(B, S, 3)``: the PoseNet's keypoints (pelvis at 0).
+  - ``vertices`` ``(B, V, 3)``: the mesh, minus the mesh's own regressed
+    pelvis (``regressor_superset[0] @ vertices``), so that pelvis is at 0.
+  - ``joints_mesh`` ``(B, S, 3)``: ``regressor_superset @ vertices`` (of the
+    root-relative vertices; its pelvis row is 0 up to rounding).
+
+Presets (:func:`build_model` / :func:`model_config`): ``"default"`` (fast
+graph model), ``"mlp"``, ``"paper"`` and ``"smoke"``; see ``docs/models.md``.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from pose2mesh.graph import MeshHierarchy
+from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
+from pose2mesh.models.normalize import normalize_keypoints
+from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
+
+__all__ = [
+    "GraphPoseNetConfig",
+    "MLPPoseNetConfig",
+    "ModelConfig",
+    "Pose2MeshNet",
+    "build_model",
+    "model_config",
+    "count_parameters",
+    "PRESETS",
+    "POSENETS",
+]
+
+#: Valid ``ModelConfig.posenet`` values.
+POSENETS = ("graph", "mlp")
+
+
+@dataclass
+class GraphPoseNetConfig:
+    """Arguments of :class:`~pose2mesh.models.posenet.GraphPoseNet`."""
+
+    channels: int = 96
+    latent: int = 256
+    node_latent: int = 16
+    enc_blocks: int = 1
+    dec_blocks: int = 1
+    K: int = 3
+    norm: str = "layer"
+    dropout: float = 0.0
+
+
+@dataclass
+class MLPPoseNetConfig:
+    """Arguments of :class:`~pose2mesh.models.posenet.MLPPoseNet`."""
+
+    width: int = 1024
+    num_blocks: int = 2
+    dropout: float = 0.25
+
+
+@dataclass
+class ModelConfig:
+    """Configuration of :class:`Pose2MeshNet`.
+
+    Attributes:
+        posenet: ``"graph"`` (:class:`GraphPoseNet`) or ``"mlp"`` (:class:`MLPPoseNet`).
+        graph_posenet / mlp_posenet: arguments of the chosen PoseNet (the other is ignored).
+        meshnet: :class:`MeshNetConfig`.
+        layout: keypoint layout of the input (the canonical ``"superset"``).
+    """
+
+    posenet: str = "graph"
+    graph_posenet: GraphPoseNetConfig = field(default_factory=GraphPoseNetConfig)
+    mlp_posenet: MLPPoseNetConfig = field(default_factory=MLPPoseNetConfig)
+    meshnet: MeshNetConfig = field(default_factory=MeshNetConfig)
+    layout: str = "superset"
+
+    def __post_init__(self) -> None:
+        if self.posenet not in POSENETS:
+            raise ValueError(f"unknown posenet {self.posenet!r}; choose one of: {', '.join(POSENETS)}")
+        # nested mappings (from YAML / a checkpoint's to_dict()) -> the dataclasses
+        if isinstance(self.graph_posenet, Mapping):
+            self.graph_posenet = GraphPoseNetConfig(**self.graph_posenet)
+        if isinstance(self.mlp_posenet, Mapping):
+            self.mlp_posenet = MLPPoseNetConfig(**self.mlp_posenet)
+        if isinstance(self.meshnet, Mapping):
+            self.meshnet = MeshNetConfig(**self.meshnet)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (tuples as lists); ``ModelConfig(**cfg.to_dict()) == cfg``."""
+        def plain(v):
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            return v
+        return plain(asdict(self))
+
+
+def _default() -> ModelConfig:
+    return ModelConfig()
+
+
+def _mlp() -> ModelConfig:
+    return ModelConfig(posenet="mlp")
+
+
+def _paper() -> ModelConfig:
+    # Published widths (docs/models.md): PoseNet 4096 x 2 residual blocks;
+    # MeshNet joint graph 6->32->64->64, dense lift to the coarsest level,
+    # 64->128->256, four blocks at 256, 256->128->128, two at 128, 128->64->3,
+    # mapped onto our 9-level hierarchy (levels 8 .. 0, full-mesh output).
+    return ModelConfig(
+        posenet="mlp",
+        mlp_posenet=MLPPoseNetConfig(width=4096, num_blocks=2, dropout=0.5),
+        meshnet=MeshNetConfig(
+            coarsest=8,
+            output_level=0,
+            channels=(128, 256, 256, 256, 256, 128, 128, 64, 64),
+            blocks=(0, 1, 1, 1, 1, 1, 1, 0, 0),
+            joint_channels=(32, 64, 64),
+            K=3,
+            lift="dense",
+            lift_channels=64,
+            norm="batch",
+        ),
+    )
+
+
+def _smoke() -> ModelConfig:
+    return ModelConfig(
+        posenet="graph",
+        graph_posenet=GraphPoseNetConfig(channels=16, latent=32, node_latent=4, enc_blocks=1, dec_blocks=1, K=2),
+        meshnet=MeshNetConfig(
+            coarsest=7, output_level=4, channels=(16, 16, 16, 8), blocks=(1, 0, 0, 0),
+            joint_channels=(16,), K=2, refine_channels=4,
+        ),
+    )
+
+
+#: Named presets: name -> factory of a fresh :class:`ModelConfig`.
+PRESETS = {"default": _default, "mlp": _mlp, "paper": _paper, "smoke": _smoke}
+
+
+def model_config(name: str) -> ModelConfig:
+    """A fresh :class:`ModelConfig` of a named preset (``default``, ``mlp``, ``paper``, ``smoke``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+class Pose2MeshNet(nn.Module):
+    """PoseNet + MeshNet: pixel keypoints -> root-relative 3D keypoints and mesh.
+
+    Args:
+        posenet: a :class:`GraphPoseNet` or :class:`MLPPoseNet`.
+        meshnet: a :class:`MeshNet`.
+        regressor: ``(S, V)`` superset keypoint regressor of the body
+            (``body.regressor_superset``); kept as a (non-persistent) buffer.
+        detach_posenet: stop the MeshNet's gradient into the PoseNet.
+
+    Shape:
+        - xy: :math:`(B, S, 2)` pixels, presence :math:`(B, S)`
+        - output: dict with ``joints_posenet`` :math:`(B, S, 3)`,
+          ``vertices`` :math:`(B, V, 3)`, ``joints_mesh`` :math:`(B, S, 3)`
+          (root-relative metres, OpenCV axes)
+    """
+
+    def __init__(self, posenet: nn.Module, meshnet: MeshNet, regressor: Tensor, detach_posenet: bool = False) -> None:
+        super().__init__()
+        s, v = meshnet.num_keypoints, meshnet.num_vertices
+        if tuple(regressor.shape) != (s, v):
+            raise ValueError(f"regressor must have shape (S, V) = ({s}, {v}), got {tuple(regressor.shape)}")
+        self.posenet = posenet
+        self.meshnet = meshnet
+        self.detach_posenet = bool(detach_posenet)
+        self.register_buffer("regressor", regressor.detach().to(torch.float32).clone(), persistent=False)
+
+    def forward(self, xy: Tensor, presence: Tensor) -> dict[str, Tensor]:
+        presence = presence.to(xy.dtype)
+        norm, _, _ = normalize_keypoints(xy, presence)
+        joints = self.posenet(norm, presence)
+        joints_in = joints.detach() if self.detach_posenet else joints
+        verts = self.meshnet(norm, joints_in, presence)
+        reg = self.regressor.to(verts.dtype)
+        root = torch.matmul(reg[ROOT_INDEX], verts)  # (B, 3)
+        verts = verts - root.unsqueeze(1)
+        joints_mesh = torch.matmul(reg, verts)
+        return {"joints_posenet": joints, "vertices": verts, "joints_mesh": joints_mesh}
+
+
+def build_model(
+    config: Union[ModelConfig, str],
+    hierarchy: MeshHierarchy,
+    regressor: Tensor,
+    device: Optional[Union[str, torch.device]] = None,
+) -> Pose2MeshNet:
+    """Build a :class:`Pose2MeshNet` from a config or a preset name.
+
+    Args:
+        config: a :class:`ModelConfig` or a preset name (see :data:`PRESETS`).
+        hierarchy: mesh hierarchy of the body (level 0 must have ``V`` nodes).
+        regressor: ``(S, V)`` ``body.regressor_superset``.
+        device: where to put the model (default CPU).
+    """
+    cfg = model_config(config) if isinstance(config, str) else copy.deepcopy(config)
+    if cfg.posenet == "graph":
+        g = cfg.graph_posenet
+        posenet: nn.Module = GraphPoseNet(
+            channels=g.channels, latent=g.latent, node_latent=g.node_latent, enc_blocks=g.enc_blocks,
+            dec_blocks=g.dec_blocks, K=g.K, norm=g.norm, dropout=g.dropout, layout=cfg.layout,
+        )
+    else:
+        m = cfg.mlp_posenet
+        posenet = MLPPoseNet(width=m.width, num_blocks=m.num_blocks, dropout=m.dropout, layout=cfg.layout)
+    meshnet = MeshNet(cfg.meshnet, hierarchy, layout=cfg.layout)
+    model = Pose2MeshNet(posenet, meshnet, regressor, detach_posenet=cfg.meshnet.detach_posenet)
+    model.config = cfg
+    return model.to(device) if device is not None else model
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
