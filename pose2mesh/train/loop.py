@@ -1,0 +1,269 @@
+"""The training loop: synthetic batches -> Pose2MeshNet, checkpoints that resume exactly.
+
+Runs on one device, or on several processes under ``torchrun`` (PyTorch DDP;
+gloo on CPU, nccl on GPU), each rank drawing its own synthetic stream.  Batch
+``i`` of rank ``r`` is a pure function of ``(seed, r, i)``, the optimiser,
+scheduler and RNG states are checkpointed, so ``resume=True`` continues a
+killed run with the same losses as an uninterrupted one (same device, same
+thread count).  All quantities are metres, root-relative (superset pelvis),
+OpenCV camera axes.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from pose2mesh._assets import asset_path
+from pose2mesh.body.open_body import OpenBody
+from pose2mesh.data.poses import PosePrior
+from pose2mesh.data.synthetic import SyntheticBatches, SyntheticConfig
+from pose2mesh.graph import load_hierarchy
+from pose2mesh.graph.build import DEFAULT_FILE
+from pose2mesh.models import ModelConfig, build_model, model_config
+from pose2mesh.train import losses
+from pose2mesh.train.checkpoint import load_checkpoint, save_checkpoint
+from pose2mesh.train.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+LOG_FIELDS = ("step", "layout", "loss", "vertices", "normals", "edges", "joints_mesh", "joints_posenet", "lr",
+              "samples_per_s")
+VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm")
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size), initialising the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+def _schedule(config: TrainConfig):
+    """Linear warm-up then cosine decay to 5 % of the peak learning rate."""
+    warm, total = max(config.optim.warmup_steps, 1), max(config.steps, 1)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min((step - warm) / max(total - warm, 1), 1.0)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def root_relative(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ground-truth superset keypoints and vertices relative to the superset pelvis (metres)."""
+    root = batch["superset3d"][:, :1]
+    return batch["superset3d"] - root, batch["vertices"] - root
+
+
+def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Tensor, step: int) -> dict:
+    """Weighted loss terms (see :class:`pose2mesh.train.config.LossConfig`); ``total`` is their sum."""
+    w = config.loss
+    gt_joints, gt_vertices = root_relative(batch)
+    terms = {"joints_posenet": losses.keypoint_loss(out["joints_posenet"], gt_joints)}
+    if step >= config.posenet_pretrain_steps:
+        terms["vertices"] = losses.vertex_loss(out["vertices"], gt_vertices)
+        terms["joints_mesh"] = losses.keypoint_loss(out["joints_mesh"], gt_joints)
+        if w.normals:
+            terms["normals"] = losses.normal_loss(out["vertices"], gt_vertices, faces)
+        if w.edges and step >= w.edges_from_step:
+            terms["edges"] = losses.edge_loss(out["vertices"], gt_vertices, faces)
+    terms["total"] = sum(getattr(w, k) * v for k, v in terms.items())
+    return terms
+
+
+def make_validation(body: OpenBody, prior: PosePrior, config: TrainConfig) -> list[dict]:
+    """The fixed-seed held-out set: real motion if ``data.val_motion`` is set, else prior samples (seed + 10^6)."""
+    val = config.data
+    if val.val_motion:
+        from pose2mesh.data.testset import make_test_set
+
+        ts = make_test_set(val.val_motion, layout="coco", n=val.val_size, seed=12345, noise="detector",
+                           device=body.v_template.device)
+        from pose2mesh.joints import to_superset
+
+        superset, presence = to_superset(ts.keypoints, "coco")
+        return [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices}]
+    cfg = SyntheticConfig(batch_size=min(val.val_size, 256), layout="coco", corruption=val.corruption,
+                          num_betas=val.num_betas)
+    stream = SyntheticBatches(body, prior, cfg, seed=config.seed + 10**6)
+    return [stream.batch(i) for i in range(math.ceil(val.val_size / cfg.batch_size))]
+
+
+@torch.no_grad()
+def validate(model, batches: list[dict]) -> dict[str, float]:
+    """MPJPE / PA-MPJPE on the superset keypoints and MPVPE (mm) over ``batches``."""
+    from pose2mesh.metrics import mpjpe, mpvpe, pa_mpjpe
+
+    was_training = model.training
+    model.eval()
+    sums, count = {k: 0.0 for k in VAL_FIELDS[1:]}, 0
+    for batch in batches:
+        out = model(batch["superset"], batch["presence"])
+        gt_joints, gt_vertices = root_relative(batch)
+        n = gt_joints.shape[0]
+        sums["val_mpjpe_mm"] += float(mpjpe(out["joints_mesh"], gt_joints).sum())
+        sums["val_pa_mpjpe_mm"] += float(pa_mpjpe(out["joints_mesh"], gt_joints).sum())
+        sums["val_mpvpe_mm"] += float(mpvpe(out["vertices"], gt_vertices).sum())
+        count += n
+    model.train(was_training)
+    return {k: v / count for k, v in sums.items()}
+
+
+def _append_csv(path: Path, fields, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _truncate_csv(path: Path, step: int) -> None:
+    """Drop rows logged after ``step`` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+        fields = rows[0].keys() if rows else None
+    if fields is None:
+        return
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(fields))
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= step)
+
+
+def resolve_model_config(spec) -> ModelConfig:
+    """A :class:`ModelConfig` from a preset name or a mapping of its fields."""
+    return model_config(spec) if isinstance(spec, str) else ModelConfig(**spec)
+
+
+def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None) -> Path:
+    """Train a model; returns the run folder (``last.pt``, ``best.pt``, ``metrics.csv``, ``val.csv``).
+
+    Args:
+        config: the run's configuration.
+        resume: continue from ``out_dir/last.pt`` (model, optimiser, scheduler, RNG, step).
+        stop_after: stop once this many steps are done in total, without a final
+            checkpoint, as a killed run would; used to test resuming.
+    """
+    rank, world = _distributed()
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", rank % torch.cuda.device_count())
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(config.seed)
+    body = OpenBody.load(device=device)
+    hierarchy = load_hierarchy(asset_path(DEFAULT_FILE))
+    mcfg = resolve_model_config(config.model)
+    model = build_model(mcfg, hierarchy, body.regressor_superset.float(), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    start, best = 0, float("inf")
+    if resume and (out_dir / "last.pt").exists():
+        ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"])
+        start, best = int(ckpt["step"]), float(ckpt["best"])
+        logger.info("resumed from step %d", start)
+        if rank == 0:
+            _truncate_csv(out_dir / "metrics.csv", start)
+            _truncate_csv(out_dir / "val.csv", start)
+    elif rank == 0:
+        for name in ("metrics.csv", "val.csv"):
+            (out_dir / name).unlink(missing_ok=True)
+    net = model
+    if world > 1:
+        # Sparse buffers (the hierarchy's Laplacians and pooling maps) are constants,
+        # identical on every rank, and DDP cannot broadcast sparse tensors: skip them.
+        sparse = [n for n, b in model.named_buffers() if b.is_sparse or b.layout != torch.strided]
+        torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
+        net = torch.nn.parallel.DistributedDataParallel(model)
+
+    prior = PosePrior.load(device=device)
+    streams = {
+        layout: SyntheticBatches(body, prior, SyntheticConfig(
+            batch_size=config.data.batch_size, layout=layout, corruption=config.data.corruption,
+            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs), seed=config.seed, rank=rank,
+            world_size=world)
+        for layout in config.data.layouts
+    }
+    val_batches = make_validation(body, prior, config) if rank == 0 else []
+    faces = body.faces
+    meta = {"model_config": mcfg.to_dict(), "hierarchy_hash": hierarchy.content_hash(),
+            "body_hash": body.content_hash, "train_config": config.to_dict()}
+
+    def checkpoint(step: int, name: str = "last.pt") -> None:
+        if rank == 0:
+            save_checkpoint(out_dir / name, {**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
+                                             "step": step, "best": best})
+
+    end = config.steps if stop_after is None else min(config.steps, stop_after)
+    bar = tqdm(range(start, end), desc="train", disable=rank != 0 or None, initial=start, total=config.steps)
+    model.train()
+    tic = time.perf_counter()
+    for step in bar:
+        layout = config.data.layouts[step % len(config.data.layouts)]
+        batch = streams[layout].batch(step)
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
+        with autocast:
+            out = net(batch["superset"], batch["presence"])
+            terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        if config.optim.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        done = step + 1
+        if rank == 0 and (done % config.log_every == 0 or done == end):
+            elapsed = time.perf_counter() - tic
+            tic = time.perf_counter()
+            row = {"step": done, "layout": layout, "loss": f"{terms['total'].item():.6g}",
+                   "lr": f"{scheduler.get_last_lr()[0]:.4g}",
+                   "samples_per_s": f"{config.log_every * config.data.batch_size * world / max(elapsed, 1e-9):.1f}"}
+            row.update({k: f"{v.item():.6g}" for k, v in terms.items() if k != "total"})
+            _append_csv(out_dir / "metrics.csv", LOG_FIELDS, row)
+            bar.set_postfix(loss=row["loss"], sps=row["samples_per_s"])
+        if rank == 0 and val_batches and (done % config.val_every == 0 or done == config.steps):
+            metrics = validate(model, val_batches)
+            _append_csv(out_dir / "val.csv", VAL_FIELDS, {"step": done, **{k: f"{v:.3f}" for k, v in metrics.items()}})
+            if metrics["val_mpjpe_mm"] < best:
+                best = metrics["val_mpjpe_mm"]
+                checkpoint(done, "best.pt")
+        if done % config.ckpt_every == 0 or done == config.steps:
+            checkpoint(done)
+    if world > 1:
+        _check_ranks_in_sync(model, out_dir, rank, world)
+    return out_dir
+
+
+def _check_ranks_in_sync(model, out_dir: Path, rank: int, world: int) -> None:
+    """All-gather a checksum of the parameters; write them to ``ddp_sync.json``; raise if ranks diverged."""
+    import json
+
+    local = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+    gathered = [torch.zeros_like(local) for _ in range(world)]
+    dist.all_gather(gathered, local)
+    sums = [float(g) for g in gathered]
+    if rank == 0:
+        (out_dir / "ddp_sync.json").write_text(json.dumps({"world_size": world, "param_checksums": sums}))
+    dist.barrier()
+    if any(s != sums[0] for s in sums):
+        raise RuntimeError(f"DDP ranks diverged: parameter checksums {sums}")
