@@ -23,7 +23,7 @@ TINY = [
 def test_config_yaml_and_overrides(tmp_path):
     cfg = load_config(ROOT / "experiments" / "smoke.yaml", ["optim.lr=3e-4", "data.layouts=[coco]", "steps=7"])
     assert cfg.optim.lr == 3e-4 and cfg.data.layouts == ["coco"] and cfg.steps == 7
-    assert cfg.model == "smoke" and cfg.data.batch_size == 32  # from the YAML
+    assert cfg.model == "smoke" and cfg.data.batch_size == 48  # from the YAML
     with pytest.raises(ValueError, match="unknown config key 'optim.lrate'; valid: grad_clip, lr"):
         load_config(overrides=["optim.lrate=1"])
     with pytest.raises(ValueError, match="must look like key.sub=value"):
