@@ -9,7 +9,9 @@ a checkpoint can record the hash of the assets it was trained against.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -55,8 +57,34 @@ def content_hash(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+#: Timestamp of every member of the zips we write: ``np.savez`` stamps the
+#: current time, which would make rebuilt files differ byte for byte.
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a standard ``.npz`` (read with ``np.load(allow_pickle=False)``) deterministically.
+
+    Members are written in the given key order with a fixed timestamp, so the
+    file bytes depend only on the arrays; the file appears atomically
+    (temporary file + rename).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    os.replace(tmp, path)
+
+
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> str:
-    """Write ``arrays`` plus their content hash to ``path`` atomically; returns the hash.
+    """Write ``arrays`` plus their content hash to ``path`` (see :func:`write_npz`); returns the hash.
 
     Object arrays are refused so that files always load with ``allow_pickle=False``.
     """
@@ -65,12 +93,7 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> str:
         if value.dtype == object:
             raise TypeError(f"array '{key}' has dtype object; use numeric or fixed-width string arrays")
     digest = content_hash(arrays)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays, **{HASH_KEY: np.array(digest)})
-    os.replace(tmp, path)
+    write_npz(path, {**arrays, HASH_KEY: np.array(digest)})
     return digest
 
 

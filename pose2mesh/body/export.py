@@ -190,6 +190,8 @@ def _fit_regressor(vertices: np.ndarray, targets: np.ndarray, num_candidates: in
     weights /= weights.sum()
     keep = weights > 1e-6
     indices, weights = order[keep], weights[keep] / weights[keep].sum()
+    canonical = np.argsort(indices)  # vertex order, not the (noise-sensitive) distance order
+    indices, weights = indices[canonical], weights[canonical]
     rms = float(np.sqrt(np.mean(np.sum((vertices[:, indices].transpose(0, 2, 1) @ weights - targets) ** 2, -1))))
     return indices, weights, rms
 
@@ -273,7 +275,6 @@ def export_default_body(
     import anny
     from anny.keypoints import _load_keypoint_data
 
-    torch.set_default_dtype(torch.float32)
     gen = torch.Generator().manual_seed(seed)
     c = torch.as_tensor(ANNY_TO_BODY)
     model = build_anny("notoes")

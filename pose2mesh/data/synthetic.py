@@ -137,7 +137,7 @@ class SyntheticBatches:
         # transl' = R (j0 + transl) + t - j0), so no per-vertex transform is needed.
         skeleton = body(pose=pose, betas=betas, global_orient=orient, skin=False).joints
         lo, hi = skeleton.amin(1), skeleton.amax(1)
-        height = (hi[:, 1] - lo[:, 1]) + 0.2 * (hi[:, 1] - lo[:, 1]).clamp(max=1.0)  # head top above the Head joint
+        height = 1.12 * (hi[:, 1] - lo[:, 1])  # the head top lies above the skeleton's Head joint
         cameras = cfg.camera.sample((lo + hi) / 2, height, gen)
         root = skeleton[:, 0]
         out = body(pose=pose, betas=betas, global_orient=cameras.R @ orient,

@@ -39,7 +39,6 @@ face do not matter).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import zipfile
@@ -52,6 +51,7 @@ import scipy.sparse
 import torch
 from torch import Tensor
 
+from pose2mesh._assets import write_npz
 from pose2mesh.graph.cheb import laplacian_lambda_max, normalized_laplacian, rescaled_laplacian
 
 __all__ = ["HierarchyLevel", "MeshHierarchy", "build_hierarchy", "load_hierarchy", "hierarchy_summary"]
@@ -60,9 +60,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _HASH_TAG = b"pose2mesh.MeshHierarchy/v1\0"
-# Fixed timestamp for every member of the saved zip so that the file bytes are
-# a pure function of the content (np.savez stamps the current time).
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -298,14 +295,7 @@ class MeshHierarchy:
         arrays = self.to_arrays()
         digest = _hash_arrays(arrays)
         arrays["content_hash"] = np.array(digest, dtype="<U64")
-        with zipfile.ZipFile(os.fspath(path), "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for key, arr in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, arr, allow_pickle=False)
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_DATE_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, buf.getvalue())
+        write_npz(path, arrays)
         logger.debug("saved mesh hierarchy %s to %s", digest[:12], os.fspath(path))
         return digest
 

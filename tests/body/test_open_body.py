@@ -208,3 +208,25 @@ def test_fidelity_against_anny():
     res = measure_fidelity(num=6, seed=1, batch=6)
     assert res["vertex_mean_mm"] <= 2.0, res
     assert res["joint_mean_mm"] <= 2.0, res
+
+
+def test_export_reproduces_the_shipped_asset(tmp_path):
+    """`pose2mesh build-body` rebuilds graphs/body_default.npz: identical arrays, regressor weights to ~1e-7."""
+    pytest.importorskip("anny", reason="the export needs anny: pip install 'pose2mesh[train]'")
+    from pose2mesh.body.export import export_default_body
+
+    export_default_body(tmp_path / "body.npz")
+    rebuilt, _ = load_npz(tmp_path / "body.npz")
+    shipped, _ = load_npz(asset_path("body_default.npz"))
+    assert rebuilt.keys() == shipped.keys()
+    fitted = ("regressor_rows", "regressor_cols", "regressor_values", "meta")  # NNLS: BLAS rounding varies
+    for key in shipped:
+        if key not in fitted:
+            assert shipped[key].dtype == rebuilt[key].dtype and np.array_equal(shipped[key], rebuilt[key]), key
+
+    def dense(a):
+        out = np.zeros((len(a["regressor_names"]), a["v_template"].shape[0]))
+        np.add.at(out, (a["regressor_rows"], a["regressor_cols"]), a["regressor_values"])
+        return out
+
+    assert np.abs(dense(rebuilt) - dense(shipped)).max() < 1e-5
