@@ -47,7 +47,16 @@ def _demo(args: argparse.Namespace) -> int:
     kp_path = out_dir / "demo_keypoints_coco.json"
     kp_path.write_text(json.dumps({"layout": "coco", "units": "metres, body frame (Y up)",
                                    "keypoints": np.round(keypoints.numpy(), 5).tolist()}, indent=1))
-    print(f"wrote {mesh_path} ({body.num_vertices} vertices) and {kp_path}")
+    from pose2mesh.joints import get_layout
+    from pose2mesh.render import draw_keypoints, look_at_view, render_mesh, save_png
+
+    vertices_cam, K = look_at_view(out.vertices[0].numpy(), image_size=(512, 512), azimuth_deg=30.0)
+    rgb, _, _ = render_mesh(vertices_cam, body.faces.numpy(), K, (512, 512))
+    # regressor rows sum to one, so regressing from the camera-frame mesh gives camera-frame keypoints
+    kp_cam = body.regress_keypoints(torch.as_tensor(vertices_cam, dtype=torch.float32)[None], "coco")[0].numpy()
+    uv = (kp_cam @ K.T)[:, :2] / (kp_cam @ K.T)[:, 2:]
+    view_path = save_png(out_dir / "demo_view.png", draw_keypoints(rgb, uv, edges=get_layout("coco").edges))
+    print(f"wrote {mesh_path} ({body.num_vertices} vertices), {kp_path} and {view_path}")
     return 0
 
 

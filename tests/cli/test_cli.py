@@ -1,8 +1,10 @@
 """The pose2mesh command line: every subcommand's help, and the demo's outputs."""
 import json
 
+import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from pose2mesh.cli.main import build_parser, main
 
@@ -31,6 +33,8 @@ def test_demo_writes_mesh_and_keypoints(tmp_path, capsys):
     assert str(tmp_path / "demo_body.obj") in capsys.readouterr().out
     mesh = trimesh.load(tmp_path / "demo_body.obj", process=False)
     assert mesh.vertices.shape == (12272, 3) and mesh.faces.shape == (24540, 3)
+    view = np.asarray(Image.open(tmp_path / "demo_view.png"))
+    assert view.shape == (512, 512, 3) and (view < 250).any(axis=-1).mean() > 0.05  # the body covers the view
     kp = json.loads((tmp_path / "demo_keypoints_coco.json").read_text())
     assert kp["layout"] == "coco" and len(kp["keypoints"]) == 17
     # the keypoints lie on the demo body (within its bounding box)
