@@ -50,6 +50,7 @@ import roma
 import torch
 from torch import Tensor
 
+from pose2mesh.data.motion import resample_weights, slerp
 from pose2mesh.data.retarget import BodyMotion
 
 if TYPE_CHECKING:
@@ -117,20 +118,10 @@ class AmassMotion:
         T = len(self)
         if fps == self.fps or T == 1:
             return dataclasses.replace(self, fps=fps)
-        duration = (T - 1) / self.fps
-        n = int(np.floor(duration * fps + 1e-6)) + 1
-        src = np.arange(n) * (self.fps / fps)  # fractional source frame index
-        i0 = np.minimum(np.floor(src + 1e-6).astype(np.int64), T - 2)
-        w = np.clip(src - i0, 0.0, 1.0)
-
-        # Element-wise slerp q0 * exp(w log(q0^-1 q1)): unitquat_to_rotvec returns
-        # the shortest rotation (angle <= pi), so this takes the shortest arc.
-        rotvecs = torch.as_tensor(self.poses, dtype=torch.float64)
-        q = roma.rotvec_to_unitquat(rotvecs)
-        q0, q1 = q[i0], q[i0 + 1]
-        step = roma.unitquat_to_rotvec(roma.quat_product(roma.quat_conjugation(q0), q1))
-        weight = torch.as_tensor(w, dtype=torch.float64)[:, None, None]
-        poses = roma.unitquat_to_rotvec(roma.quat_product(q0, roma.rotvec_to_unitquat(weight * step)))
+        i0, w = resample_weights(T, self.fps, fps)
+        q = roma.rotvec_to_unitquat(torch.as_tensor(self.poses, dtype=torch.float64)).numpy()  # xyzw
+        q = slerp(q[i0], q[i0 + 1], np.broadcast_to(w[:, None], q[i0].shape[:2]))
+        poses = roma.unitquat_to_rotvec(torch.from_numpy(q))
         trans = (1.0 - w)[:, None] * self.trans[i0] + w[:, None] * self.trans[i0 + 1]
         return dataclasses.replace(self, poses=poses.numpy(), trans=trans, fps=fps)
 

@@ -132,7 +132,22 @@ def resolve_skeleton(joint_names, parents=None, offsets=None) -> SkeletonSpec:
     return cands[0]
 
 
-def _slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+def resample_weights(num_frames: int, src_fps: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Source frame pairs and weights of a resampling from ``src_fps`` to ``fps``.
+
+    New frame ``k`` is at time ``k / fps``; frames run while the time stays within
+    the clip ``[0, (T - 1) / src_fps]``.  Returns ``(i0 (n,), w (n,))``: new frame
+    ``k`` interpolates source frames ``i0[k]`` and ``i0[k] + 1`` with weight ``w[k]``
+    on the second.  Needs ``num_frames >= 2``.
+    """
+    duration = (num_frames - 1) / src_fps
+    n = int(np.floor(duration * fps + 1e-6)) + 1
+    src = np.arange(n) * (src_fps / fps)  # fractional source frame index
+    i0 = np.minimum(np.floor(src + 1e-6).astype(np.int64), num_frames - 2)
+    return i0, np.clip(src - i0, 0.0, 1.0)
+
+
+def slerp(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Shortest-arc slerp of unit quaternions ``(..., 4)`` with weights ``w`` broadcastable to ``(...,)``."""
     dot = np.sum(q0 * q1, axis=-1)
     q1 = np.where(dot[..., None] < 0, -q1, q1)
@@ -247,15 +262,11 @@ class Motion:
         T = self.num_frames
         if fps == self.fps or T == 1:
             return self.replace(fps=fps)
-        duration = (T - 1) / self.fps
-        n = int(np.floor(duration * fps + 1e-6)) + 1
-        src = np.arange(n) * (self.fps / fps)  # fractional source frame index
-        i0 = np.minimum(np.floor(src + 1e-6).astype(np.int64), T - 2)
-        w = np.clip(src - i0, 0.0, 1.0)
-        J = self.num_joints
+        i0, w = resample_weights(T, self.fps, fps)
+        n, J = len(i0), self.num_joints
         q = Rotation.from_matrix(self.rotations.reshape(-1, 3, 3).astype(np.float64)).as_quat()
         q = q.reshape(T, J, 4)
-        qn = _slerp(q[i0], q[i0 + 1], np.broadcast_to(w[:, None], (n, J)))
+        qn = slerp(q[i0], q[i0 + 1], np.broadcast_to(w[:, None], (n, J)))
         rot = Rotation.from_quat(qn.reshape(-1, 4)).as_matrix().reshape(n, J, 3, 3)
         rp = self.root_positions.astype(np.float64)
         root = (1 - w)[:, None] * rp[i0] + w[:, None] * rp[i0 + 1]
