@@ -1,0 +1,111 @@
+"""Checkpoints: written atomically, loaded with ``torch.load(weights_only=True)``.
+
+This module is on the light lift path (:func:`pose2mesh.lift` loads the shipped
+model through :func:`load_model`): it imports torch and, inside
+:func:`load_model`, the shipped body, hierarchy and networks -- never the
+training loop, its configuration or the data engine.
+:mod:`pose2mesh.train.checkpoint` re-exports everything here.
+
+A checkpoint is a dict of tensors and plain Python values only:
+
+* ``format`` (int), ``pose2mesh_version`` (str)
+* ``model_config`` (dict of :class:`pose2mesh.models.ModelConfig` fields)
+* ``hierarchy_hash`` / ``body_hash``: content hashes of the assets the model was
+  trained against (``graphs/``); loading against other assets fails clearly.
+* ``model`` (state dict), and for resuming: ``optimizer``, ``scheduler``,
+  ``step``, ``rng`` (torch CPU RNG state), ``train_config`` (dict), ``best``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from pose2mesh._version import __version__
+
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model"]
+
+FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here (other assets, other format, corrupt)."""
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> None:
+    """Write ``payload`` (plus format/version) to ``path`` atomically (temporary file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save({"format": FORMAT, "pose2mesh_version": __version__, **payload}, tmp)
+    os.replace(tmp, path)
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def load_checkpoint(path: str | Path, hierarchy_hash: str | None = None, body_hash: str | None = None,
+                    map_location="cpu") -> dict:
+    """Load a checkpoint safely (``weights_only=True``) and check it fits this installation.
+
+    Args:
+        path: the ``.pt`` file.
+        hierarchy_hash / body_hash: content hashes of the assets in use; a checkpoint
+            trained against other assets raises :class:`CheckpointError`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: unreadable file, other format, incompatible version or assets.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint '{path}' not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt / unsafe files
+        raise CheckpointError(f"'{path}' is not a readable pose2mesh checkpoint: {err}") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"'{path}' has checkpoint format {ckpt.get('format') if isinstance(ckpt, dict) else '?'}; "
+                              f"this pose2mesh ({__version__}) reads format {FORMAT}")
+    version = str(ckpt.get("pose2mesh_version", "?"))
+    if _major_minor(version) != _major_minor(__version__):
+        raise CheckpointError(f"'{path}' was written by pose2mesh {version}; this is {__version__} "
+                              "(major.minor must match)")
+    for name, expected in (("hierarchy_hash", hierarchy_hash), ("body_hash", body_hash)):
+        if expected is not None and ckpt.get(name) != expected:
+            raise CheckpointError(
+                f"'{path}' was trained against another {name.split('_')[0]} asset ({str(ckpt.get(name))[:12]}, "
+                f"installed {expected[:12]}); use the graphs/ it was trained with or retrain"
+            )
+    return ckpt
+
+
+def load_model(path: str | Path, device: torch.device | str | None = None, body=None):
+    """Build the network stored in a checkpoint, checked against the shipped assets.
+
+    Args:
+        path: the ``.pt`` checkpoint.
+        device: where to put the model (default CPU).
+        body: the :class:`~pose2mesh.body.OpenBody` to check against and take
+            the keypoint regressor from (default: the shipped body, loaded here).
+
+    Returns:
+        ``(model, checkpoint)`` with the model in eval mode on ``device``.
+
+    Raises:
+        FileNotFoundError / CheckpointError: as :func:`load_checkpoint`.
+    """
+    from pose2mesh._assets import asset_path
+    from pose2mesh.body.open_body import OpenBody
+    from pose2mesh.graph import load_hierarchy
+    from pose2mesh.graph.build import DEFAULT_FILE
+    from pose2mesh.models.lifter import ModelConfig, build_model
+
+    body = OpenBody.load(device=device) if body is None else body
+    hierarchy = load_hierarchy(asset_path(DEFAULT_FILE))
+    ckpt = load_checkpoint(path, hierarchy.content_hash(), body.content_hash, map_location=device or "cpu")
+    model = build_model(ModelConfig(**ckpt["model_config"]), hierarchy, body.regressor_superset.float(), device=device)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
