@@ -136,10 +136,13 @@ class OpenBody(BodyModel):
         """Rest-pose skeleton joints ``(B, J, 3)`` (metres) for ``betas (B, S')``."""
         return self.j_template + (betas @ self.jointdirs[: betas.shape[1]]).view(betas.shape[0], -1, 3)
 
-    def _shape_cm(self, betas: Tensor) -> Tensor:
-        """Rest vertices in coordinate-major layout ``(B, 3, V)``."""
+    def _shape_cm(self, betas: Tensor, vertex_ids: Tensor | None = None) -> Tensor:
+        """Rest vertices in coordinate-major layout ``(B, 3, V)`` (only ``vertex_ids`` when given)."""
         batch, num = betas.shape
-        return self._template_cm + (betas @ self._shapedirs_cm[:num]).view(batch, 3, -1)
+        if vertex_ids is None:
+            return self._template_cm + (betas @ self._shapedirs_cm[:num]).view(batch, 3, -1)
+        dirs = self._shapedirs_cm[:num].view(num, 3, -1)[..., vertex_ids].reshape(num, -1)
+        return self._template_cm[:, vertex_ids] + (betas @ dirs).view(batch, 3, -1)
 
     @property
     def shapedirs(self) -> Tensor:
@@ -153,17 +156,20 @@ class OpenBody(BodyModel):
         global_orient: Tensor | None = None,
         transl: Tensor | None = None,
         skin: bool = True,
+        vertex_ids: Tensor | None = None,
     ) -> BodyOutput:
         """Pose and shape the body; see the class docstring for shapes and units.
 
         ``vertices`` is a ``(B, V, 3)`` view of a coordinate-major buffer (not
         contiguous; use ``.reshape`` rather than ``.view``).  With ``skin=False``
-        only the skeleton is posed (``vertices`` is None): much cheaper.
+        only the skeleton is posed (``vertices`` is None): much cheaper.  With
+        ``vertex_ids`` (int64 ``(V',)``) only those vertices are skinned and
+        ``vertices`` is ``(B, V', 3)`` (e.g. the few that keypoint regressors use).
         """
         pose, global_orient, betas, transl = self._batch_inputs(
             pose, betas, global_orient, transl, self.num_joints - 1, pad_betas=False
         )
-        rest_cm, rest_joints = self._shape_cm(betas), self.rest_joints(betas)
+        rest_cm, rest_joints = self._shape_cm(betas, vertex_ids), self.rest_joints(betas)
         rotations = torch.cat([global_orient[:, None], pose], dim=1)  # (B, J, 3, 3) local
         offsets = rest_joints - rest_joints[:, self.parent_index]
         offsets[:, 0] = rest_joints[:, 0] + transl
@@ -188,15 +194,17 @@ class OpenBody(BodyModel):
         # Skinning transforms A_c = [R_c | p_c - R_c j_c], blended per vertex.
         translation = world_pos - (world_rot @ rest_joints[..., None])[..., 0]
         transforms = torch.cat([world_rot, translation[..., None]], -1)  # (B, J, 3, 4)
-        vertices = self._skin(rest_cm, transforms).transpose(1, 2) if skin else None
+        weights_t = self._skin_weights_t if vertex_ids is None else self._skin_weights_t[:, vertex_ids]
+        vertices = self._skin(rest_cm, transforms, weights_t).transpose(1, 2) if skin else None
         return BodyOutput(vertices=vertices, joints=world_pos, rest_joints=rest_joints, transforms=transforms)
 
-    def _skin(self, rest_cm: Tensor, transforms: Tensor) -> Tensor:
+    def _skin(self, rest_cm: Tensor, transforms: Tensor, weights_t: Tensor) -> Tensor:
         """Linear blend skinning in coordinate-major layout.
 
         Args:
             rest_cm: ``(B, 3, V)`` rest vertices.
             transforms: ``(B, J, 3, 4)`` bone transforms.
+            weights_t: ``(J, V)`` skinning weights of those vertices.
 
         Returns:
             ``(B, 3, V)`` posed vertices.
@@ -210,7 +218,7 @@ class OpenBody(BodyModel):
         """
         batch, num_vertices = rest_cm.shape[0], rest_cm.shape[2]
         per_bone = transforms.permute(0, 2, 3, 1).reshape(batch * 12, self.num_joints)  # rows: (b, i, k)
-        blended = per_bone @ self._skin_weights_t
+        blended = per_bone @ weights_t
         blended = blended.view(batch, 3, 4, num_vertices)
         out = blended[:, :, 3].clone()
         for k in range(3):

@@ -27,6 +27,29 @@ from pose2mesh.data.poses import PosePrior
 #: corruption presets by name (see :mod:`pose2mesh.data.corrupt`).
 CORRUPTIONS = {"none": _corrupt.clean, "detector": _corrupt.detector_like, "h3wb": _corrupt.h3wb_masking}
 
+#: body-shape distributions by name (rows of the body's shipped shape table, see :func:`shape_rows`).
+SHAPES = ("adults", "mixed", "all")
+ADULT_AGE = 0.45  # anny's age phenotype: 0 newborn, 0.5 about 25 years, 1 old
+ADULT_HEIGHT_M = (1.55, 1.92)  # standing height range of the "adults" shapes, metres
+MIXED_ADULT_FRACTION = 0.85
+
+
+def shape_rows(body: OpenBody) -> tuple[Tensor, Tensor]:
+    """Split the body's shape table into adult rows and all other rows.
+
+    Adults: anny age phenotype >= :data:`ADULT_AGE` and rest-pose height (mesh
+    extent along Y, metres) within :data:`ADULT_HEIGHT_M`, about 900 of the 4,096
+    rows (mean 1.72 m).  The others are children, teenagers and extreme heights.
+
+    Returns:
+        ``(adult_rows, other_rows)`` int64 index tensors on the body's device.
+    """
+    age = body.shape_table_phenotypes[:, body.phenotype_labels.index("age")]
+    rest_vertices, _ = body.shape(body.shape_table_betas)
+    height = rest_vertices[..., 1].amax(1) - rest_vertices[..., 1].amin(1)
+    adult = (age >= ADULT_AGE) & (height >= ADULT_HEIGHT_M[0]) & (height <= ADULT_HEIGHT_M[1])
+    return torch.nonzero(adult)[:, 0], torch.nonzero(~adult)[:, 0]
+
 
 @dataclass
 class SyntheticConfig:
@@ -38,6 +61,10 @@ class SyntheticConfig:
         corruption: ``"none"``, ``"detector"`` (noise, detector errors, occluders,
             truncation) or ``"h3wb"`` (H3WB-style random masking).
         num_betas: shape coefficients used (the rest are 0): fewer is faster.
+        shapes: body-shape distribution: ``"adults"`` (adult rows of the shape
+            table, 1.55-1.92 m, see :func:`shape_rows`), ``"mixed"`` (85 % adults,
+            15 % children, teenagers and extreme heights) or ``"all"`` (the whole
+            table, uniform phenotypes: 0.4-2.4 m).
         mirror: probability of a left/right mirrored pose.
         mix_limbs: per-limb probability of taking a limb from another pose.
         pose_noise: std (rad) of axis-angle noise on every local rotation.
@@ -48,6 +75,7 @@ class SyntheticConfig:
     layout: str = "coco"
     corruption: str = "detector"
     num_betas: int = 16
+    shapes: str = "mixed"
     mirror: float = 0.5
     mix_limbs: float = 0.0
     pose_noise: float = 0.0
@@ -57,6 +85,8 @@ class SyntheticConfig:
         _joints.get_layout(self.layout)  # validates the name
         if self.corruption not in CORRUPTIONS:
             raise ValueError(f"unknown corruption '{self.corruption}'; choose one of: {', '.join(CORRUPTIONS)}")
+        if self.shapes not in SHAPES:
+            raise ValueError(f"unknown shapes '{self.shapes}'; choose one of: {', '.join(SHAPES)}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
 
@@ -102,6 +132,7 @@ class SyntheticBatches:
         self.config = config or SyntheticConfig()
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.corrupt = CORRUPTIONS[self.config.corruption]()
+        self._adult_rows, self._other_rows = shape_rows(body)
         reg = body.regressor_superset.to(body.v_template.dtype)
         self._used_vertices = torch.nonzero(reg.abs().sum(0) > 0)[:, 0]
         self._regressor_used = reg[:, self._used_vertices]
@@ -122,15 +153,31 @@ class SyntheticBatches:
         """The generator of batch ``index`` of this rank."""
         return torch.Generator(device=self.device).manual_seed(_stream_seed(self.seed, self.rank, index))
 
+    def _sample_shape_rows(self, n: int, gen: torch.Generator) -> Tensor:
+        """``(n,)`` rows of the shape table drawn from ``config.shapes``."""
+        def pick(rows: Tensor) -> Tensor:
+            return rows[torch.randint(len(rows), (n,), generator=gen, device=self.device)]
+
+        if self.config.shapes == "all":
+            return pick(torch.arange(len(self.body.shape_table_betas), device=self.device))
+        adults = pick(self._adult_rows)
+        if self.config.shapes == "adults":
+            return adults
+        is_adult = torch.rand(n, generator=gen, device=self.device) < MIXED_ADULT_FRACTION
+        return torch.where(is_adult, adults, pick(self._other_rows))
+
     @torch.no_grad()
-    def batch(self, index: int) -> dict[str, Tensor]:
-        """Batch number ``index`` of this rank's stream (deterministic)."""
+    def batch(self, index: int, mesh: bool = True) -> dict[str, Tensor]:
+        """Batch number ``index`` of this rank's stream (deterministic).
+
+        With ``mesh=False`` only the few vertices that the keypoint regressors
+        use are skinned (the batch has no ``vertices``; everything else is
+        identical): several times faster, for keypoint-only training.
+        """
         cfg, body, gen = self.config, self.body, self.generator(index)
         n = cfg.batch_size
         pose, orient = self.poses.sample(n, gen, mirror=cfg.mirror, mix_limbs=cfg.mix_limbs, noise=cfg.pose_noise)
-        table = body.shape_table_betas
-        rows = torch.randint(len(table), (n,), generator=gen, device=self.device)
-        betas = table[rows, : cfg.num_betas]
+        betas = body.shape_table_betas[self._sample_shape_rows(n, gen), : cfg.num_betas]
         # Pose the skeleton first (cheap) to frame the camera, then skin the mesh
         # directly in camera coordinates: the extrinsics are folded into the root
         # (x_cam = R x + t, with x = G (v - j0) + j0 + transl  =>  G' = R G,
@@ -141,10 +188,11 @@ class SyntheticBatches:
         cameras = cfg.camera.sample((lo + hi) / 2, height, gen)
         root = skeleton[:, 0]
         out = body(pose=pose, betas=betas, global_orient=cameras.R @ orient,
-                   transl=(cameras.R @ root[..., None])[..., 0] + cameras.t - root)
-        vertices = out.vertices
+                   transl=(cameras.R @ root[..., None])[..., 0] + cameras.t - root,
+                   vertex_ids=None if mesh else self._used_vertices)
         # Keypoints: the regressors touch few vertices, so gather those first.
-        superset3d = torch.einsum("sk,bkc->bsc", self._regressor_used, vertices[:, self._used_vertices])
+        used = out.vertices[:, self._used_vertices] if mesh else out.vertices
+        superset3d = torch.einsum("sk,bkc->bsc", self._regressor_used, used)
         joints3d = torch.einsum("js,bsc->bjc", self._superset_to_layout, superset3d)
         pixels, depth = project_points(joints3d, cameras.K), joints3d[..., 2]
         clean = _corrupt.Keypoints2D.from_projection(pixels, depth, cfg.layout, image_size=cameras.image_size)
@@ -152,15 +200,17 @@ class SyntheticBatches:
         noisy = self.corrupt(clean, gen)
         keypoints = torch.cat([noisy.xy, noisy.confidence[..., None]], -1)
         superset, presence = _joints.to_superset(keypoints, cfg.layout)
-        return {
+        batch = {
             "keypoints": keypoints,
             "keypoints_clean": torch.cat([clean.xy, clean.confidence[..., None]], -1),
             "superset": superset,
             "presence": presence,
             "joints3d": joints3d,
             "superset3d": superset3d,
-            "vertices": vertices,
             "K": cameras.K, "R": cameras.R, "t": cameras.t, "image_size": cameras.image_size,
             "pose": pose, "global_orient": orient, "betas": betas,
         }
+        if mesh:
+            batch["vertices"] = out.vertices
+        return batch
 

@@ -72,6 +72,7 @@ def make_test_set(
     seed: int = 0,
     noise: str = "none",
     missing: float = 0.0,
+    shapes: str = "adults",
     fps: float = 30.0,
     body: OpenBody | None = None,
     device: torch.device | str | None = None,
@@ -81,7 +82,7 @@ def make_test_set(
 
     Frames of all files (resampled to ``fps``, retargeted to the open body) are
     drawn uniformly with a seeded generator; each gets a body shape from the
-    shipped shape table, a random heading and a random camera (the training
+    shipped shape table (adults by default: CMU's subjects are adults), a random heading and a random camera (the training
     camera distribution), and its keypoints are projected and then corrupted.
 
     Args:
@@ -93,6 +94,7 @@ def make_test_set(
             ``"detector"`` (detector-like noise, errors, occluders).
         missing: fraction of the remaining present keypoints additionally made
             absent (uniformly at random), e.g. 0.3.
+        shapes: body-shape distribution (:data:`pose2mesh.data.synthetic.SHAPES`).
         fps: motion resampling rate before drawing frames.
         body: the body (default: the shipped open body on ``device``).
         device: where to generate (and return) the tensors.
@@ -111,7 +113,7 @@ def make_test_set(
     frames = build_pose_prior(motion_dir, body, fps=fps, max_poses=2**62, seed=seed, exclude_subjects=(),
                               cache_dir=cache_dir)
     frames = frames.to(body.v_template.device)
-    config = SyntheticConfig(batch_size=_BATCH, layout=layout, corruption=noise, mirror=0.0)
+    config = SyntheticConfig(batch_size=_BATCH, layout=layout, corruption=noise, mirror=0.0, shapes=shapes)
     stream = SyntheticBatches(body, frames, config, seed=seed)
     parts = [stream.batch(i) for i in range(math.ceil(n / _BATCH))]
     keep = ("keypoints", "keypoints_clean", "joints3d", "superset3d", "vertices", "K", "R", "t", "image_size")
@@ -122,5 +124,5 @@ def make_test_set(
         data["keypoints"] = data["keypoints"].clone()
         data["keypoints"][..., 2] = torch.where(drop, torch.zeros_like(data["keypoints"][..., 2]), data["keypoints"][..., 2])
     meta = {"motion_dir": str(motion_dir), "layout": layout, "n": n, "seed": seed, "noise": noise,
-            "missing": missing, "fps": fps, **frames.meta}
+            "missing": missing, "shapes": shapes, "fps": fps, **frames.meta}
     return TestSet(layout=layout, meta=meta, **data)

@@ -190,10 +190,13 @@ class Pose2MeshNet(nn.Module):
         self.detach_posenet = bool(detach_posenet)
         self.register_buffer("regressor", regressor.detach().to(torch.float32).clone(), persistent=False)
 
-    def forward(self, xy: Tensor, presence: Tensor) -> dict[str, Tensor]:
+    def forward(self, xy: Tensor, presence: Tensor, mesh: bool = True) -> dict[str, Tensor]:
+        """Lift; with ``mesh=False`` only the PoseNet runs (output: ``joints_posenet`` alone)."""
         presence = presence.to(xy.dtype)
         norm, _, _ = normalize_keypoints(xy, presence)
         joints = self.posenet(norm, presence)
+        if not mesh:
+            return {"joints_posenet": joints}
         joints_in = joints.detach() if self.detach_posenet else joints
         verts = self.meshnet(norm, joints_in, presence)
         reg = self.regressor.to(verts.dtype)

@@ -26,6 +26,8 @@ class DataConfig:
         batch_size: samples per step and rank.
         num_betas: body-shape coefficients used.
         mix_limbs: per-limb pose mixing probability.
+        shapes: body-shape distribution (``"mixed"``, ``"adults"``, ``"all"``; see
+            :class:`pose2mesh.data.SyntheticConfig`); validation always uses adults.
         val_motion: folder of validation motion files (None: the pose prior with a fixed seed).
         val_size: validation samples.
     """
@@ -35,6 +37,7 @@ class DataConfig:
     batch_size: int = 64
     num_betas: int = 16
     mix_limbs: float = 0.0
+    shapes: str = "mixed"
     val_motion: str | None = None
     val_size: int = 256
 

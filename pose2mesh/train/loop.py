@@ -69,9 +69,10 @@ def root_relative(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
 def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Tensor, step: int) -> dict:
     """Weighted loss terms (see :class:`pose2mesh.train.config.LossConfig`); ``total`` is their sum."""
     w = config.loss
-    gt_joints, gt_vertices = root_relative(batch)
+    gt_joints = batch["superset3d"] - batch["superset3d"][:, :1]
     terms = {"joints_posenet": losses.keypoint_loss(out["joints_posenet"], gt_joints)}
     if step >= config.posenet_pretrain_steps:
+        _, gt_vertices = root_relative(batch)
         terms["vertices"] = losses.vertex_loss(out["vertices"], gt_vertices)
         terms["joints_mesh"] = losses.keypoint_loss(out["joints_mesh"], gt_joints)
         if w.normals:
@@ -95,7 +96,7 @@ def make_validation(body: OpenBody, prior: PosePrior, config: TrainConfig) -> li
         superset, presence = to_superset(ts.keypoints, "coco")
         return [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices}]
     cfg = SyntheticConfig(batch_size=min(val.val_size, 256), layout="coco", corruption=val.corruption,
-                          num_betas=val.num_betas)
+                          num_betas=val.num_betas, shapes="adults")
     stream = SyntheticBatches(body, prior, cfg, seed=config.seed + 10**6)
     return [stream.batch(i) for i in range(math.ceil(val.val_size / cfg.batch_size))]
 
@@ -193,13 +194,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         # identical on every rank, and DDP cannot broadcast sparse tensors: skip them.
         sparse = [n for n, b in model.named_buffers() if b.is_sparse or b.layout != torch.strided]
         torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
-        net = torch.nn.parallel.DistributedDataParallel(model)
+        # PoseNet pre-training leaves the MeshNet without gradients.
+        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=config.posenet_pretrain_steps > 0)
 
     prior = PosePrior.load(device=device)
     streams = {
         layout: SyntheticBatches(body, prior, SyntheticConfig(
             batch_size=config.data.batch_size, layout=layout, corruption=config.data.corruption,
-            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs), seed=config.seed, rank=rank,
+            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes), seed=config.seed, rank=rank,
             world_size=world)
         for layout in config.data.layouts
     }
@@ -220,10 +222,12 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     tic = time.perf_counter()
     for step in bar:
         layout = config.data.layouts[step % len(config.data.layouts)]
-        batch = streams[layout].batch(step)
+        # PoseNet pre-training needs keypoints only: no mesh is generated or predicted.
+        mesh = step >= config.posenet_pretrain_steps
+        batch = streams[layout].batch(step, mesh=mesh)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
         with autocast:
-            out = net(batch["superset"], batch["presence"])
+            out = net(batch["superset"], batch["presence"], mesh=mesh)
             terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
