@@ -318,6 +318,8 @@ def _check_keypoints(keypoints, layout: str, confidence) -> tuple[np.ndarray, np
 def _check_camera(n: int, image_size, focal_length, K) -> tuple[np.ndarray, tuple[float, float] | None, bool]:
     """Validate the camera arguments -> ``(K (N, 3, 3) float64, (W, H) or None, focal_assumed)``."""
     size = _image_size(image_size) if image_size is not None else None
+    if size is not None:  # keep integer sizes integers (as given, for the JSON output)
+        size = tuple(int(v) if float(v).is_integer() else v for v in size)
     if K is not None:
         if focal_length is not None:
             raise ValueError("give either focal_length or K, not both")

@@ -131,7 +131,7 @@ def _demo(args: argparse.Namespace) -> int:
     verts = result.vertices_rel[0] * flip
     kp3d = result.joints_rel[0] * flip
     # one call frames both, so the keypoints undergo the same rigid move as the mesh
-    both, K = look_at_view(np.concatenate([verts, kp3d]), image_size=(512, 512), azimuth_deg=60.0, elevation_deg=10.0)
+    both, K = look_at_view(np.concatenate([verts, kp3d]), image_size=(512, 512), azimuth_deg=45.0, elevation_deg=10.0)
     rgb, _, _ = render_mesh(both[: len(verts)], result.faces, K, (512, 512))
     uv = both[len(verts):] @ K.T
     view = draw_keypoints(rgb, uv[:, :2] / uv[:, 2:], edges=get_layout(example.layout).edges)

@@ -1,0 +1,28 @@
+"""The same pose given in four detector layouts gives nearly the same mesh.
+
+The inputs are exact projections of one real motion frame (the shipped
+example: CMU 06_01 "walk") in each layout, made with the open body and the
+layout conversions (no ../shared).  ``experiments/layout_consistency.py``
+prints the full table; the project target is <= 15 mm with the final model.
+"""
+import itertools
+
+import numpy as np
+
+from pose2mesh.examples import load_example
+
+LAYOUTS = ("coco", "openpose25", "h36m", "blazepose33")
+
+#: Bound on the mean (over the 6 layout pairs) root-relative vertex distance, mm.
+#: Calibrated with the development stand-in model (smoke recipe, 600 CPU steps,
+#: trained on COCO / OpenPose-25 / H36M only: 124 mm, BlazePose pairs ~210 mm);
+#: tighten it towards the 15 mm target with the final shipped model (docs/api.md).
+BOUND_MM = 150.0
+
+
+def test_layouts_give_close_meshes(shipped_lifter):
+    K = load_example().K
+    meshes = {layout: shipped_lifter(load_example(layout).keypoints, layout=layout, K=K).vertices_rel[0]
+              for layout in LAYOUTS}
+    dists = [np.linalg.norm(meshes[a] - meshes[b], axis=-1).mean() * 1000 for a, b in itertools.combinations(LAYOUTS, 2)]
+    assert np.mean(dists) <= BOUND_MM, f"mean vertex distance between layouts {np.mean(dists):.1f} mm"
