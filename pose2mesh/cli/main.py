@@ -182,6 +182,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_model(args: argparse.Namespace) -> int:
+    from pose2mesh.models.checkpoint import export_model
+
+    out = export_model(args.checkpoint, args.out)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
@@ -272,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")
     train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
     train.set_defaults(func=_train)
+
+    export = sub.add_parser("export-model", help="strip a training checkpoint to the weights that lift needs")
+    export.add_argument("checkpoint", help="training checkpoint, e.g. runs/default/best.pt")
+    export.add_argument("--out", default=str(assets_dir() / "model_default.pt"),
+                        help="output .pt (default: the shipped model, %(default)s)")
+    export.set_defaults(func=_export_model)
 
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a fixed-seed test set built from motion files")
     ev.add_argument("checkpoint", help="model checkpoint (.pt)")

@@ -24,7 +24,10 @@ import torch
 
 from pose2mesh._version import __version__
 
-__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model"]
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "export_model"]
+
+#: what a shipped model keeps of a training checkpoint (no optimiser, scheduler or RNG state).
+EXPORT_KEYS = ("model_config", "hierarchy_hash", "body_hash", "model", "step", "best", "train_config")
 
 FORMAT = 1
 
@@ -109,3 +112,15 @@ def load_model(path: str | Path, device: torch.device | str | None = None, body=
     model = build_model(ModelConfig(**ckpt["model_config"]), hierarchy, body.regressor_superset.float(), device=device)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
+
+
+def export_model(src: str | Path, dst: str | Path) -> Path:
+    """Write the inference part of a training checkpoint (weights, config, asset hashes).
+
+    Drops the optimiser, scheduler and RNG states (two thirds of a training
+    checkpoint's size); the result loads with :func:`load_model` but cannot
+    resume training.  Returns ``dst``.
+    """
+    ckpt = load_checkpoint(src)
+    save_checkpoint(dst, {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt})
+    return Path(dst)

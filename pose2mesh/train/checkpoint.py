@@ -8,9 +8,10 @@ from pose2mesh.models.checkpoint import (  # noqa: F401
     FORMAT,
     CheckpointError,
     _major_minor,
+    export_model,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
 
-__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model"]
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "export_model"]

@@ -64,6 +64,19 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_export_model_keeps_weights_and_drops_training_state(tmp_path):
+    from pose2mesh.train import export_model
+
+    state = {"model": {"w": torch.arange(3.0)}, "model_config": {"posenet": "graph"}, "hierarchy_hash": "a" * 64,
+             "body_hash": "b" * 64, "optimizer": {"state": {0: torch.ones(100)}}, "scheduler": {}, "rng": torch.zeros(4),
+             "step": 7, "best": 1.5}
+    save_checkpoint(tmp_path / "train.pt", state)
+    export_model(tmp_path / "train.pt", tmp_path / "shipped.pt")
+    shipped = load_checkpoint(tmp_path / "shipped.pt", "a" * 64, "b" * 64)
+    assert torch.equal(shipped["model"]["w"], torch.arange(3.0)) and shipped["step"] == 7
+    assert not {"optimizer", "scheduler", "rng"} & set(shipped)
+
+
 def _losses(run: Path) -> dict[int, str]:
     with open(run / "metrics.csv") as f:
         return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
