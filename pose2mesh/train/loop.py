@@ -130,6 +130,15 @@ def _append_csv(path: Path, fields, row: dict) -> None:
         writer.writerow(row)
 
 
+def _tensorboard(out_dir: Path):
+    """A TensorBoard ``SummaryWriter`` on ``out_dir/tb`` when tensorboard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: the CSV logs hold the same numbers
+        return None
+    return SummaryWriter(str(out_dir / "tb"))
+
+
 def _truncate_csv(path: Path, step: int) -> None:
     """Drop rows logged after ``step`` (written after the checkpoint a run resumes from)."""
     if not path.exists():
@@ -217,6 +226,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                                              "step": step, "best": best})
 
     end = config.steps if stop_after is None else min(config.steps, stop_after)
+    board = _tensorboard(out_dir) if rank == 0 else None
     bar = tqdm(range(start, end), desc="train", disable=rank != 0 or None, initial=start, total=config.steps)
     model.train()
     tic = time.perf_counter()
@@ -244,15 +254,24 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                    "samples_per_s": f"{config.log_every * config.data.batch_size * world / max(elapsed, 1e-9):.1f}"}
             row.update({k: f"{v.item():.6g}" for k, v in terms.items() if k != "total"})
             _append_csv(out_dir / "metrics.csv", LOG_FIELDS, row)
+            if board is not None:
+                for key, value in row.items():
+                    if key not in ("step", "layout"):
+                        board.add_scalar(f"train/{key}", float(value), done)
             bar.set_postfix(loss=row["loss"], sps=row["samples_per_s"])
         if rank == 0 and val_batches and (done % config.val_every == 0 or done == config.steps):
             metrics = validate(model, val_batches)
             _append_csv(out_dir / "val.csv", VAL_FIELDS, {"step": done, **{k: f"{v:.3f}" for k, v in metrics.items()}})
+            if board is not None:
+                for key, value in metrics.items():
+                    board.add_scalar(f"val/{key}", value, done)
             if metrics["val_mpjpe_mm"] < best:
                 best = metrics["val_mpjpe_mm"]
                 checkpoint(done, "best.pt")
         if done % config.ckpt_every == 0 or done == config.steps:
             checkpoint(done)
+    if board is not None:
+        board.close()
     if world > 1:
         _check_ranks_in_sync(model, out_dir, rank, world)
     return out_dir
