@@ -39,6 +39,43 @@ def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256) 
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_size: int = 256,
+                    **fit_kwargs) -> dict[str, torch.Tensor]:
+    """The "optimisation fitting" baseline: fit the body to the model's PoseNet keypoints.
+
+    The model's PoseNet lifts the keypoints (``model(superset, presence,
+    mesh=False)["joints_posenet"]``, every superset point weighted 1); then
+    :func:`pose2mesh.fitting.fit_body_to_keypoints` fits ``body``'s pose and
+    shape to them, and the fitted mesh and its regressed keypoints are
+    re-rooted at the regressed pelvis.  Same output as :func:`predict`, so
+    :func:`score` applies.
+
+    Args:
+        model: a :class:`pose2mesh.models.Pose2MeshNet` (only its PoseNet runs).
+        keypoints: ``(N, J, 3)`` pixels + confidence in ``layout``.
+        layout: the keypoints' layout name.
+        body: the :class:`pose2mesh.body.OpenBody` the model was trained with
+            (the fit runs on its device).
+        batch_size: PoseNet batch size.
+        **fit_kwargs: passed to :func:`pose2mesh.fitting.fit_body_to_keypoints`
+            (``steps``, ``num_betas``, ``pose_weight``, ``progress``, ...).
+
+    Returns:
+        ``joints (N, S, 3)`` superset keypoints regressed from the fitted mesh and
+        ``vertices (N, V, 3)``, root-relative metres, OpenCV camera axes, on the CPU.
+    """
+    from pose2mesh.fitting import fit_body_to_keypoints
+
+    device = next(model.parameters()).device
+    lifted = []
+    with torch.no_grad():
+        for chunk in keypoints.split(batch_size):
+            superset, presence = _joints.to_superset(chunk.to(device), layout)
+            lifted.append(model(superset, presence, mesh=False)["joints_posenet"])
+    fit = fit_body_to_keypoints(body, torch.cat(lifted), **fit_kwargs)
+    return {"joints": fit.joints.cpu(), "vertices": fit.vertices.cpu()}
+
+
 def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset) -> dict[str, float]:
     """Errors (mm) of root-relative superset predictions against a test set.
 
