@@ -7,8 +7,10 @@
 # MOTION_DIR must hold motion of CMU subjects the model never saw (the held-out
 # subjects 02/07/09, or the validation subject 06 of the shared mocap:
 # mkdir held_out && ln -s $PWD/../shared/mocap/06_*.bvh.gz held_out/).
+# Extra arguments after N (e.g. --baseline "MLP=runs/mlp/best.pt") go to every run;
+# the optimisation-fitting baseline is always measured.
 set -euo pipefail
-ckpt=$1; motion=$2; out=$3; n=${4:-1000}
-python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise none --n "$n" --out "$out/gt2d"
-python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise detector --n "$n" --out "$out/detector"
-python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise none --missing 0.3 --n "$n" --out "$out/missing30"
+ckpt=$1; motion=$2; out=$3; n=${4:-1000}; shift $(( $# < 4 ? $# : 4 ))
+python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise none --n "$n" --fitting "$@" --out "$out/gt2d"
+python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise detector --n "$n" --fitting "$@" --out "$out/detector"
+python -m pose2mesh evaluate "$ckpt" --motion "$motion" --layout coco --noise none --missing 0.3 --n "$n" --fitting "$@" --out "$out/missing30"

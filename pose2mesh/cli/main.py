@@ -195,7 +195,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from pose2mesh.body import load_body
     from pose2mesh.data import SyntheticBatches, SyntheticConfig, make_test_set
-    from pose2mesh.metrics.evaluate import mean_pose_baseline, predict, score, write_report
+    from pose2mesh.metrics.evaluate import mean_pose_baseline, predict, predict_fitting, score, write_report
     from pose2mesh.train.checkpoint import load_model
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -206,6 +206,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         model, _ = load_model(path, device=device)
         pred = predict(model, testset.keypoints, args.layout)
         rows[name] = score(pred["joints"], pred["vertices"], testset)
+        if args.fitting and name == "model":
+            pred = predict_fitting(model, testset.keypoints, args.layout, load_body("default", device=device))
+            rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset)
     reference = SyntheticBatches(load_body("default", device=device), config=SyntheticConfig(batch_size=256), seed=99).batch(0)
     rows["mean pose (trivial)"] = score(*mean_pose_baseline(testset, reference), testset)
     json_path, md_path = write_report(rows, args.out, testset.meta)
@@ -297,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="test-set seed (default: %(default)s)")
     ev.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="another checkpoint measured in the same run (repeatable)")
+    ev.add_argument("--fitting", action="store_true",
+                    help="add the baseline that fits the body's pose and shape to the model's PoseNet keypoints")
     ev.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     ev.add_argument("--out", default="eval", help="output folder for report.json / report.md (default: %(default)s)")
     ev.set_defaults(func=_evaluate)

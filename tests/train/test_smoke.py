@@ -48,8 +48,9 @@ def test_evaluate_command_writes_a_report(smoke_run, tmp_path):
         pytest.skip("../shared/mocap is absent")
     out = tmp_path / "eval"
     assert main(["evaluate", str(smoke_run / "last.pt"), "--motion", str(mocap), "--n", "64", "--noise", "detector",
-                 "--missing", "0.3", "--device", "cpu", "--out", str(out),
+                 "--missing", "0.3", "--device", "cpu", "--out", str(out), "--fitting",
                  "--baseline", f"same model={smoke_run / 'best.pt'}"]) == 0
     report = (out / "report.md").read_text()
     assert "| model |" in report and "| mean pose (trivial) |" in report and "| same model |" in report
+    assert "| model PoseNet + body fitting (optimisation) |" in report
     assert (out / "report.json").exists()
