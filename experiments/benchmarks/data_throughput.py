@@ -4,9 +4,16 @@ Times ``SyntheticBatches.batch`` (pose prior -> body shape -> skeleton -> camera
 -> skinned 12,272-vertex mesh in camera coordinates -> keypoints -> projection
 -> detector-like corruption -> superset input) with warm-up and the median over
 repeats, on the CPU with ``--threads`` threads and on the GPU when one is
-available.  Also times the parts: skeleton only, and the skinned mesh alone.
+available (synchronised before every clock reading).  The previous batch is
+kept alive while the next one is made, as in a training loop.  Also times the
+parts: keypoint-only batches (``mesh=False``), the skinned mesh alone
+(``OpenBody`` forward) and the skeleton alone.
 
     python experiments/benchmarks/data_throughput.py --threads 2
+    python experiments/benchmarks/data_throughput.py --threads 2 --profile 128
+
+``--profile B`` prints a ``torch.profiler`` table of full batches of size ``B``
+(CPU) instead.
 """
 import argparse
 import statistics
@@ -18,7 +25,8 @@ from pose2mesh.body import load_body
 from pose2mesh.data import SyntheticBatches, SyntheticConfig
 
 
-def _median_time(fn, repeats: int, sync) -> float:
+def _timings(fn, repeats: int, sync) -> tuple[float, float]:
+    """(median, best) seconds of ``fn`` over ``repeats`` runs after one warm-up run."""
     fn()
     sync()
     times = []
@@ -27,7 +35,7 @@ def _median_time(fn, repeats: int, sync) -> float:
         fn()
         sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def run(device: str, batch_sizes, repeats: int, corruption: str) -> None:
@@ -36,25 +44,53 @@ def run(device: str, batch_sizes, repeats: int, corruption: str) -> None:
     for bs in batch_sizes:
         stream = SyntheticBatches(body, config=SyntheticConfig(batch_size=bs, corruption=corruption))
         step = iter(range(1, 10**9))
-        full = _median_time(lambda: stream.batch(next(step)), repeats, sync)
+        held = [None]  # the batch a training step would still hold
+
+        def full(mesh: bool = True) -> None:
+            held[0] = stream.batch(next(step), mesh=mesh)
+
+        full_median, full_best = _timings(full, repeats, sync)
+        keypoints_median, _ = _timings(lambda: full(False), repeats, sync)
+        held[0] = None
         batch = stream.batch(0)
         pose, orient, betas = batch["pose"], batch["global_orient"], batch["betas"]
         with torch.no_grad():
-            skel = _median_time(lambda: body(pose=pose, betas=betas, global_orient=orient, skin=False), repeats, sync)
-            mesh = _median_time(lambda: body(pose=pose, betas=betas, global_orient=orient), repeats, sync)
-        print(f"{device:5s} batch {bs:5d}: full batches {bs / full:9.0f} samples/s | body mesh only {bs / mesh:9.0f}/s"
-              f" | skeleton only {bs / skel:10.0f}/s")
+            skel, _ = _timings(lambda: body(pose=pose, betas=betas, global_orient=orient, skin=False), repeats, sync)
+            mesh, _ = _timings(lambda: held.__setitem__(0, body(pose=pose, betas=betas, global_orient=orient)),
+                               repeats, sync)
+        print(f"{device:5s} batch {bs:5d}: full batches {bs / full_median:7.0f} samples/s (best {bs / full_best:6.0f})"
+              f" | keypoint-only {bs / keypoints_median:7.0f}/s | body mesh only {bs / mesh:7.0f}/s"
+              f" | skeleton only {bs / skel:8.0f}/s", flush=True)
+
+
+def profile(batch_size: int, corruption: str) -> None:
+    """Print where a full CPU batch spends its time (torch.profiler, 3 batches after warm-up)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    config = SyntheticConfig(batch_size=batch_size, corruption=corruption)
+    stream = SyntheticBatches(load_body("default"), config=config)
+    stream.batch(0)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(3):
+            stream.batch(1 + i)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
-    parser.add_argument("--batch", type=int, nargs="+", default=[256, 1024], help="batch sizes (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, nargs="+", default=[128, 256, 1024],
+                        help="batch sizes (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--corruption", default="detector", choices=["none", "detector", "h3wb"])
+    parser.add_argument("--profile", type=int, metavar="B", help="profile CPU batches of size B instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} CPU threads, corruption={args.corruption}")
+    if args.profile:
+        profile(args.profile, args.corruption)
+        return
     run("cpu", args.batch, args.repeats, args.corruption)
     if torch.cuda.is_available():
         run("cuda", sorted(set(args.batch) | {4096, 16384}), args.repeats, args.corruption)

@@ -9,6 +9,7 @@ import torch
 
 from pose2mesh._assets import asset_path, load_npz, save_npz
 from pose2mesh.body import OpenBody, load_body
+from pose2mesh.body.open_body import SKIN_CHUNK, sparse_skinning_layout
 from pose2mesh.joints import get_layout, list_layouts
 
 
@@ -135,6 +136,52 @@ def test_differentiable_and_gradcheck(body):
 
     inputs = (pose.detach().requires_grad_(), betas.detach().requires_grad_())
     assert torch.autograd.gradcheck(keypoints, inputs, eps=1e-6, atol=1e-5)
+
+
+def test_sparse_skinning_equals_the_dense_product():
+    """The CPU sparse skinning path gives the dense LBS product's vertices (float32: < 1e-5 m)."""
+    body = load_body("default")
+    gen = torch.Generator().manual_seed(0)
+    n = 2 * SKIN_CHUNK + 5  # a partial last chunk
+    pose = roma.rotvec_to_rotmat(torch.randn(n, body.num_joints - 1, 3, generator=gen) * 0.6)
+    orient = roma.rotvec_to_rotmat(torch.randn(n, 3, generator=gen))
+    for num in (1, 16, body.num_betas):
+        betas = torch.randn(n, num, generator=gen) * 1.5
+        with torch.no_grad():
+            out = body(pose=pose, betas=betas, global_orient=orient, transl=torch.randn(n, 3, generator=gen))
+            dense = body._skin(body._shape_cm(betas), out.transforms, body._skin_weights_t).transpose(1, 2)
+            sparse = body._skin_sparse(betas, out.transforms).transpose(1, 2)
+        assert torch.equal(out.vertices, sparse)  # forward takes the sparse path on the CPU without grad
+        assert (sparse - dense).abs().max() < 1e-5
+
+
+def test_sparse_skinning_layout_places_every_vertex_once(body):
+    weights = body.skin_weights.numpy()
+    layout = sparse_skinning_layout(weights)
+    real = layout.columns[layout.columns >= 0]
+    assert np.array_equal(np.sort(real), np.arange(body.num_vertices))
+    for bone, piece in zip(layout.piece_bones, layout.columns[: layout.num_rigid].reshape(-1, layout.piece)):
+        piece = piece[piece >= 0]
+        assert len(piece) and (weights[piece, bone] > 0).all() and ((weights[piece] != 0).sum(1) == 1).all()
+    for bones, start, end in layout.groups:
+        members = layout.columns[layout.num_rigid + start : layout.num_rigid + end]
+        assert (members >= 0).all() and not np.delete(weights[members], bones, axis=1).any()
+    assert (layout.columns[layout.num_rigid :] >= 0).all()
+
+
+def test_skin_vertices_composes_a_camera(body):
+    """Skinning by camera-composed transforms [R G | R g + t] equals x_cam = R x + t (body frame -> camera)."""
+    pose = roma.rotvec_to_rotmat(torch.randn(3, body.num_joints - 1, 3, dtype=torch.float64) * 0.3)
+    betas = torch.randn(3, 10, dtype=torch.float64)
+    out = body(pose=pose, betas=betas)
+    rot, t = roma.random_rotmat(3, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
+    transforms = torch.cat([rot[:, None] @ out.transforms[..., :3],
+                            rot[:, None] @ out.transforms[..., 3:] + t[:, None, :, None]], -1)
+    expected = out.vertices @ rot.transpose(1, 2) + t[:, None]
+    # exact but for the skinning weights, which sum to 1 to float32 rounding (x |t| ~ 1e-7 m)
+    assert torch.allclose(body.skin_vertices(betas, transforms), expected, atol=1e-6)
+    ids = torch.tensor([0, 5, 4000, body.num_vertices - 1])
+    assert torch.allclose(body.skin_vertices(betas, transforms, ids), expected[:, ids], atol=1e-6)
 
 
 def test_batch_broadcast_and_bad_inputs(body):
