@@ -6,7 +6,9 @@ Conventions
   ``i`` of the Laplacian. Every graph in a batch has the same topology (the
   body mesh or one of its coarse levels), so one ``(V, V)`` Laplacian serves
   the whole batch.
-* Features: ``(B, V, F)`` (batch, node, channel), or ``(V, F)`` for one graph.
+* Features: ``(B, V, F)`` (batch, node, channel), or ``(V, F)`` for one graph;
+  with ``batch_first=False``, node-major ``(V, B, F)``, the layout the sparse
+  products work in (a network that keeps it saves two copies per layer).
 * Sparse layout: :func:`rescaled_laplacian` returns a **coalesced
   ``torch.sparse_coo`` tensor** (indices sorted row-major, duplicates summed,
   the diagonal always stored explicitly, even where it is zero). COO is
@@ -40,6 +42,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 import torch
 from torch import Tensor, nn
+from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = [
     "normalized_laplacian",
@@ -240,10 +243,14 @@ def rescaled_laplacian(
     return torch.sparse_coo_tensor(indices, values, (n, n), is_coalesced=True, check_invariants=True)
 
 
-def _check_inputs(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor]) -> None:
+def _check_inputs(
+    x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor], batch_first: bool = True,
+    node_index: Optional[Tensor] = None,
+) -> None:
     if not isinstance(x, Tensor) or x.dim() not in (2, 3):
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must have shape (B, V, F_in) or (V, F_in), got {shape}")
+        batched = "(B, V, F_in)" if batch_first else "(V, B, F_in)"
+        raise ValueError(f"x must have shape {batched} or (V, F_in), got {shape}")
     if not isinstance(weight, Tensor) or weight.dim() != 3:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"weight must have shape (K, F_in, F_out), got {shape}")
@@ -259,9 +266,17 @@ def _check_inputs(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[T
         raise ValueError(f"laplacian must be a square (V, V) tensor, got {shape}")
     if laplacian.layout not in (torch.sparse_coo, torch.sparse_csr, torch.strided):
         raise ValueError(f"laplacian must be sparse COO, sparse CSR or dense, got layout {laplacian.layout}")
-    if laplacian.shape[0] != x.shape[-2]:
+    v = x.shape[-2] if batch_first or x.dim() == 2 else x.shape[0]
+    if node_index is not None:
+        if not isinstance(node_index, Tensor) or node_index.dim() != 1 or node_index.dtype != torch.long:
+            raise ValueError("node_index must be a 1-D int64 tensor")
+        if node_index.device != x.device:
+            raise ValueError(f"device mismatch: x on {x.device}, node_index on {node_index.device}")
+        v = node_index.shape[0]
+    if laplacian.shape[0] != v:
         raise ValueError(
-            f"laplacian is {tuple(laplacian.shape)} but x has V = {x.shape[-2]} nodes (shape {tuple(x.shape)})"
+            f"laplacian is {tuple(laplacian.shape)} but x has V = {v} nodes (shape {tuple(x.shape)}"
+            + (", gathered by node_index)" if node_index is not None else ")")
         )
     if bias is not None and (bias.dim() != 1 or bias.shape[0] != weight.shape[2]):
         raise ValueError(f"bias must have shape ({weight.shape[2]},) = (F_out,), got {tuple(bias.shape)}")
@@ -277,6 +292,10 @@ def _check_inputs(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[T
 
 
 _csr_warning_consumed = False
+# COO Laplacian -> (its _version when converted, CSR copy). Keyed by identity
+# and held weakly, so an entry lives exactly as long as its COO tensor (a
+# module buffer): .to() / .double() make a new tensor and thus a new entry.
+_csr_cache = WeakIdKeyDictionary()
 
 
 def _as_csr(laplacian: Tensor) -> Tensor:
@@ -285,29 +304,49 @@ def _as_csr(laplacian: Tensor) -> Tensor:
     On the CPU, torch's COO sparse @ dense kernel is the slower one: for a
     13.7k-node mesh Laplacian the CSR (MKL) kernel makes the whole forward
     pass 2.5x faster at B = 1 and forward + backward 1.45x faster, and is
-    still ~5% ahead at B = 64 (``docs/graph.md``). Converting a coalesced COO
-    tensor is O(nnz) and did not show in those timings, so COO stays the
-    storage layout (robust as a module buffer, in a state_dict and across
-    devices) and CSR is the compute layout. A Laplacian that requires grad is
-    left as it is, and so is one on another device (measured on the CPU only).
+    still ~5% ahead at B = 64 (``docs/graph.md``). COO stays the storage
+    layout (robust as a module buffer, in a state_dict and across devices)
+    and CSR is the compute layout. A Laplacian that requires grad is left as
+    it is, and so is one on another device (measured on the CPU only).
+
+    The CSR copy is cached per COO tensor (and invalidated by an in-place
+    change, which bumps ``_version``): converting is O(nnz), but a network
+    calls it once per convolution, and at batch 1 the conversions took
+    ~0.4 ms of the default model's ~7 ms forward pass on one thread
+    (docs/benchmarks.md).
+    The copy is made outside inference mode, so a model first run under
+    ``torch.inference_mode`` can still be trained afterwards.
     """
     global _csr_warning_consumed
     if laplacian.layout != torch.sparse_coo or laplacian.requires_grad or laplacian.device.type != "cpu":
         return laplacian
-    if _csr_warning_consumed:
-        return laplacian.to_sparse_csr()
-    # torch warns once per process that its CSR support is "beta"; here it is
-    # an internal detail, not something the caller chose, so the first
-    # conversion swallows it. (catch_warnings edits global state; doing it
-    # only once keeps later, possibly multi-threaded, calls free of it.)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-        csr = laplacian.to_sparse_csr()
-    _csr_warning_consumed = True
+    hit = _csr_cache.get(laplacian)
+    if hit is not None and hit[0] == laplacian._version:
+        return hit[1]
+    with torch.inference_mode(False):
+        if _csr_warning_consumed:
+            csr = laplacian.to_sparse_csr()
+        else:
+            # torch warns once per process that its CSR support is "beta"; here it is
+            # an internal detail, not something the caller chose, so the first
+            # conversion swallows it. (catch_warnings edits global state; doing it
+            # only once keeps later, possibly multi-threaded, calls free of it.)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+                csr = laplacian.to_sparse_csr()
+            _csr_warning_consumed = True
+    _csr_cache[laplacian] = (laplacian._version, csr)
     return csr
 
 
-def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+def cheb_conv(
+    x: Tensor,
+    laplacian: Tensor,
+    weight: Tensor,
+    bias: Optional[Tensor] = None,
+    batch_first: bool = True,
+    node_index: Optional[Tensor] = None,
+) -> Tensor:
     r"""Chebyshev spectral graph convolution (Defferrard et al. 2016) on a batch.
 
     .. math::
@@ -320,22 +359,40 @@ def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tenso
             sparse COO, sparse CSR or dense; same dtype and device as ``x``.
         weight: ``(K, F_in, F_out)``, ``K >= 1``.
         bias: optional ``(F_out,)``.
+        batch_first: ``x`` is ``(B, V, F_in)`` (default) or, if ``False``,
+            node-major ``(V, B, F_in)``, the layout the products work in: a
+            network that keeps its features node-major saves two copies of
+            ``x`` per convolution (:class:`pose2mesh.models.MeshNet` does).
+        node_index: optional ``(V,)`` int64 index: convolve ``x`` gathered at
+            these nodes, i.e. ``X = x.index_select(node_dim, node_index)``,
+            where ``x`` holds ``V_c`` nodes (an unpooling from a coarser level
+            is such a gather). Node-major, the weights are then applied to the
+            ``V_c`` rows of ``x`` before the gather: ``V_c / V`` of the dense
+            work (see :func:`_cheb_conv_weights_first`).
 
     Shape:
-        - x: :math:`(B, V, F_{in})` or :math:`(V, F_{in})`
+        - x: :math:`(B, V, F_{in})`, :math:`(V, B, F_{in})` if not ``batch_first``, or :math:`(V, F_{in})`
+          (:math:`V_c` instead of :math:`V` with ``node_index``)
         - laplacian: :math:`(V, V)`
         - weight: :math:`(K, F_{in}, F_{out})`
         - bias: :math:`(F_{out})`
-        - output: :math:`(B, V, F_{out})` or :math:`(V, F_{out})` (same rank as ``x``)
+        - node_index: :math:`(V)`, values in :math:`[0, V_c)`
+        - output: :math:`(B, V, F_{out})`, :math:`(V, B, F_{out})` or :math:`(V, F_{out})` (as ``x``)
 
     Raises:
         ValueError: on a wrong shape, ``K = 0``, or a dtype/device mismatch.
     """
-    _check_inputs(x, laplacian, weight, bias)
+    _check_inputs(x, laplacian, weight, bias, batch_first, node_index)
     unbatched = x.dim() == 2
     if unbatched:
         x = x.unsqueeze(0)
-    b, v, f_in = x.shape
+        batch_first = True
+    batch_dim = 0 if batch_first else 1
+    if node_index is not None and batch_first:
+        x = x.index_select(1, node_index)
+        node_index = None
+    b = x.shape[batch_dim]
+    v, f_in = laplacian.shape[0], x.shape[-1]
     k_order, _, f_out = weight.shape
     if k_order > 1:
         laplacian = _as_csr(laplacian)
@@ -352,26 +409,41 @@ def cheb_conv(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tenso
     if x.device.type == "cpu":
         chunk = max(1, _CPU_CHUNK_ELEMENTS // max(1, v * max(f_in, f_out)))
     if chunk >= b:
-        out = _cheb_conv_chunk(x, laplacian, weight, bias)
+        out = _cheb_conv_chunk(x, laplacian, weight, bias, batch_first, node_index)
     else:
         # split, not slicing: autograd then has one SplitBackward that
         # concatenates the chunk gradients, instead of one full-size zero
         # tensor per slice (O(B^2) memory traffic in the backward pass).
-        out = torch.cat([_cheb_conv_chunk(xc, laplacian, weight, bias) for xc in x.split(chunk, dim=0)])
+        out = torch.cat(
+            [_cheb_conv_chunk(xc, laplacian, weight, bias, batch_first, node_index)
+             for xc in x.split(chunk, dim=batch_dim)],
+            dim=batch_dim,
+        )
     return out.squeeze(0) if unbatched else out
 
 
-def _cheb_conv_chunk(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
-    """:func:`cheb_conv` on a (chunk of a) batch ``(b, V, F_in)``, inputs already checked."""
-    b, v, f_in = x.shape
+def _cheb_conv_chunk(
+    x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor], batch_first: bool,
+    node_index: Optional[Tensor],
+) -> Tensor:
+    """:func:`cheb_conv` on a (chunk of a) batch ``(b, V, F_in)`` / ``(V, b, F_in)``, inputs already checked.
+
+    ``node_index`` is only passed node-major.
+    """
+    b = x.shape[0 if batch_first else 1]
+    v, f_in = laplacian.shape[0], x.shape[-1]
     k_order, _, f_out = weight.shape
     # All graphs share one Laplacian, so instead of b small sparse products
     # (a Python loop) or a block-diagonal disjoint union (PyG: b times the
     # edges, gathered and scattered) lay the batch out as (V, b*F): each
     # Chebyshev order is then ONE sparse @ dense product with a wide
-    # right-hand side, one kernel call whatever b is. The permute costs one
-    # copy of x, done once (none when b = 1).
-    t0 = x.transpose(0, 1).reshape(v, b * f_in)
+    # right-hand side, one kernel call whatever b is. Batch-first input is
+    # permuted into it (one copy of x, none when b = 1); node-major input
+    # already is it (no copy unless x is a chunk of a larger batch).
+    rows = x.shape[1] if batch_first else x.shape[0]  # V, or V_c before a node_index gather
+    t0 = (x.transpose(0, 1) if batch_first else x).reshape(rows, b * f_in).contiguous()
+    if not batch_first and (node_index is not None or 1 < k_order and k_order * f_out <= f_in):
+        return _cheb_conv_weights_first(t0, laplacian, weight, bias, b, node_index)
     terms = [t0]
     if k_order > 1:
         t1 = torch.mm(laplacian, t0)
@@ -385,19 +457,75 @@ def _cheb_conv_chunk(x: Tensor, laplacian: Tensor, weight: Tensor, bias: Optiona
             terms.append(t2)
             t0, t1 = t1, t2
 
-    # Fuse the K weight products into a single GEMM: with the terms stacked as
-    # (b, V, K, F_in) and flattened to (b*V, K*F_in),
+    if not batch_first:
+        # Node-major: each term viewed as (V*b, F_in) is already the GEMM's
+        # left operand, so sum_k T_k @ W_k is K GEMMs accumulating into one
+        # (V*b, F_out) output in place; no copy of the terms at all. Measured
+        # against the stacked single GEMM below (which needs a copy of the K
+        # terms): equal at coarse levels, up to 2x faster at V = 3434, b = 9,
+        # F = 32 -> 16 (docs/benchmarks.md).
+        first = terms[0].view(v * b, f_in)
+        out = torch.mm(first, weight[0]) if bias is None else torch.addmm(bias, first, weight[0])
+        for k in range(1, k_order):
+            out.addmm_(terms[k].view(v * b, f_in), weight[k])
+        return out.view(v, b, f_out)
+    # Batch-first: fuse the K weight products into a single GEMM: with the
+    # terms stacked as (b, V, K, F_in) and flattened to (b*V, K*F_in),
     # sum_k T_k @ W_k == [T_0 | ... | T_{K-1}] @ W.reshape(K*F_in, F_out).
-    # One GEMM with a K-times deeper inner dimension keeps BLAS near peak,
-    # instead of K thin GEMMs plus K-1 full-size additions. The stack is the
-    # only copy of the terms, and it also undoes the (V, b) permutation (it
-    # reads (V, b, F) views transposed), so the GEMM writes a contiguous
-    # (b, V, F_out) output directly, with no copy of the output.
+    # The stack is the only copy of the terms, and it also undoes the (V, b)
+    # permutation (it reads (V, b, F) views transposed), so the GEMM writes a
+    # contiguous (b, V, F_out) output directly, with no copy of the output.
     feats = torch.stack([t.view(v, b, f_in).transpose(0, 1) for t in terms], dim=2)
     feats = feats.view(b * v, k_order * f_in)
     w = weight.reshape(k_order * f_in, f_out)
     out = torch.addmm(bias, feats, w) if bias is not None else torch.mm(feats, w)
     return out.view(b, v, f_out)
+
+
+def _cheb_conv_weights_first(
+    t0: Tensor, laplacian: Tensor, weight: Tensor, bias: Optional[Tensor], b: int, node_index: Optional[Tensor]
+) -> Tensor:
+    r"""Node-major :func:`cheb_conv` with the weights first, then Clenshaw's recurrence.
+
+    ``sum_k T_k(L) X W_k = sum_k T_k(L) Z_k`` with ``Z_k = X W_k`` (the weights
+    act on the channels, the Laplacian and any gather on the nodes: they
+    commute). All ``Z_k`` come from ONE GEMM, ``X @ [W_0 | ... | W_{K-1}]``,
+    and Clenshaw's recurrence ``B_k = Z_k + 2 L B_{k+1} - B_{k+2}``,
+    ``Y = Z_0 + L B_1 - B_2`` takes the same K - 1 sparse products as the
+    Chebyshev recursion, on ``F_out`` columns instead of ``F_in``. Used
+
+    * with ``node_index`` (``X = x[node_index]``, e.g. unpooled): the GEMM
+      runs on the ``V_c`` coarse rows before the gather, about half the dense
+      work of a convolution after an unpooling; measured 1.3-1.8x faster for
+      the default MeshNet's first convolution at each level, except 32 -> 32
+      channels (equal);
+    * when ``K * F_out <= F_in`` (the xyz heads, 16 -> 3: 3x faster at 9
+      graphs of 3434 nodes, 1.5x at one graph: K GEMMs with 3 output columns
+      run far below peak). At 32 -> 16 without a gather it was 2.5x slower.
+
+    ``t0``: ``(V_c, b * F_in)`` contiguous (``V_c = V`` without ``node_index``);
+    returns ``(V, b, F_out)``. Timings in docs/benchmarks.md.
+    """
+    rows = t0.shape[0]
+    v = laplacian.shape[0]
+    k_order, f_in, f_out = weight.shape
+    z = torch.mm(t0.view(rows * b, f_in), weight.permute(1, 0, 2).reshape(f_in, k_order * f_out))
+    # (K, V_c, b, F_out): each Z_k a contiguous block, gathered row-wise
+    z = z.view(rows, b, k_order, f_out).permute(2, 0, 1, 3).contiguous()
+    terms = [(zk if node_index is None else zk.index_select(0, node_index)).view(v, b * f_out) for zk in z]
+    out = terms[0]
+    if k_order > 1:
+        b1, b2 = terms[-1], None
+        for k in range(k_order - 2, 0, -1):
+            nxt = torch.addmm(terms[k], laplacian, b1, alpha=2.0)
+            if b2 is not None:
+                nxt = nxt - b2
+            b1, b2 = nxt, b1
+        out = torch.addmm(out, laplacian, b1)
+        if b2 is not None:
+            out = out - b2
+    out = out.view(v, b, f_out)
+    return out + bias if bias is not None else out
 
 
 class ChebConv(nn.Module):
@@ -417,9 +545,9 @@ class ChebConv(nn.Module):
         bias: learn an additive bias.
 
     Shape:
-        - x: :math:`(B, V, F_{in})` or :math:`(V, F_{in})`
+        - x: :math:`(B, V, F_{in})`, :math:`(V, B, F_{in})` with ``batch_first=False``, or :math:`(V, F_{in})`
         - laplacian: :math:`(V, V)` rescaled Laplacian, sparse or dense
-        - output: :math:`(B, V, F_{out})` or :math:`(V, F_{out})`
+        - output: :math:`(B, V, F_{out})`, :math:`(V, B, F_{out})` or :math:`(V, F_{out})`
 
     Example:
         >>> lap = rescaled_laplacian(torch.tensor([[0, 1], [1, 2]]), 3, lambda_max=2.0)
@@ -456,9 +584,12 @@ class ChebConv(nn.Module):
             if self.bias is not None:
                 self.bias.zero_()
 
-    def forward(self, x: Tensor, laplacian: Tensor) -> Tensor:
-        """Apply the convolution; see :func:`cheb_conv`."""
-        return cheb_conv(x, laplacian, self.weight, self.bias)
+    def forward(
+        self, x: Tensor, laplacian: Tensor, batch_first: bool = True, node_index: Optional[Tensor] = None
+    ) -> Tensor:
+        """Apply the convolution; see :func:`cheb_conv` (``batch_first=False``: ``x`` is ``(V, B, F_in)``;
+        ``node_index``: convolve ``x`` gathered at these nodes)."""
+        return cheb_conv(x, laplacian, self.weight, self.bias, batch_first, node_index)
 
     def __repr__(self) -> str:
         extra = "" if self.bias is not None else ", bias=False"

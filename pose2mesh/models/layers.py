@@ -1,7 +1,8 @@
 """Building blocks shared by the PoseNet and MeshNet networks.
 
 Conventions: features are ``(B, V, F)`` (batch, node, channel) as in
-:mod:`pose2mesh.graph`; every graph of a batch shares one Laplacian.
+:mod:`pose2mesh.graph`, or node-major ``(V, B, F)`` where a block is called
+with ``batch_first=False``; every graph of a batch shares one Laplacian.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def keypoint_laplacian(layout: str = "superset", dtype: torch.dtype = torch.floa
 
 
 class NodeNorm(nn.Module):
-    """Per-channel normalisation of node features ``(B, V, F)``.
+    """Per-channel normalisation of node features ``(B, V, F)`` (or ``(V, B, F)``: only the last axis matters).
 
     Args:
         kind: ``"layer"`` (LayerNorm over the channels of each node; batch
@@ -71,8 +72,8 @@ class GraphConvBlock(nn.Module):
     """``ReLU(norm(ChebConv(x)))``: one graph convolution that may change the width.
 
     Shape:
-        - x: :math:`(B, V, F_{in})`, laplacian :math:`(V, V)`
-        - output: :math:`(B, V, F_{out})`
+        - x: :math:`(B, V, F_{in})` (:math:`(V, B, F_{in})` with ``batch_first=False``), laplacian :math:`(V, V)`
+        - output: :math:`(B, V, F_{out})` (:math:`(V, B, F_{out})`)
     """
 
     def __init__(self, in_channels: int, out_channels: int, K: int, norm: str = "layer") -> None:
@@ -80,16 +81,20 @@ class GraphConvBlock(nn.Module):
         self.conv = ChebConv(in_channels, out_channels, K)
         self.norm = NodeNorm(norm, out_channels)
 
-    def forward(self, x: Tensor, laplacian: Tensor) -> Tensor:
-        return torch.relu(self.norm(self.conv(x, laplacian)))
+    def forward(
+        self, x: Tensor, laplacian: Tensor, batch_first: bool = True, node_index: Optional[Tensor] = None
+    ) -> Tensor:
+        """``node_index``: the block's input is ``x`` gathered at these nodes (an unpooling; see
+        :func:`pose2mesh.graph.cheb_conv`, which applies the weights before the gather)."""
+        return torch.relu(self.norm(self.conv(x, laplacian, batch_first, node_index)))
 
 
 class GraphResBlock(nn.Module):
     """Residual block ``ReLU(x + norm(conv(ReLU(norm(conv(x))))))`` at a fixed width.
 
     Shape:
-        - x: :math:`(B, V, F)`, laplacian :math:`(V, V)`
-        - output: :math:`(B, V, F)`
+        - x: :math:`(B, V, F)` (:math:`(V, B, F)` with ``batch_first=False``), laplacian :math:`(V, V)`
+        - output: same as ``x``
     """
 
     def __init__(self, channels: int, K: int, norm: str = "layer") -> None:
@@ -99,9 +104,9 @@ class GraphResBlock(nn.Module):
         self.conv2 = ChebConv(channels, channels, K)
         self.norm2 = NodeNorm(norm, channels)
 
-    def forward(self, x: Tensor, laplacian: Tensor) -> Tensor:
-        h = torch.relu(self.norm1(self.conv1(x, laplacian)))
-        return torch.relu(x + self.norm2(self.conv2(h, laplacian)))
+    def forward(self, x: Tensor, laplacian: Tensor, batch_first: bool = True) -> Tensor:
+        h = torch.relu(self.norm1(self.conv1(x, laplacian, batch_first)))
+        return torch.relu(x + self.norm2(self.conv2(h, laplacian, batch_first)))
 
 
 def masked_coordinates(norm_xy: Tensor, presence: Tensor) -> tuple[Tensor, Tensor]:

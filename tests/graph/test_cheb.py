@@ -345,6 +345,102 @@ def test_shape_errors_are_clear():
         cheb_conv(x.double(), lap, w.double())
 
 
+# ------------------------------------------- node-major and gathered (fast) paths
+# The network's fast paths (docs/benchmarks.md) against the reference: the
+# batch-first path (which tests above tie to PyG) and the naive dense recursion.
+# Widths cover both node-major kernels: K GEMMs accumulating (K * F_out > F_in)
+# and weights first + Clenshaw (K * F_out <= F_in, or any width with node_index).
+NODE_MAJOR_CASES = [(K, f_in, f_out) for K in (1, 2, 3, 4) for f_in, f_out in ((3, 5), (8, 2), (6, 6))]
+
+
+def _gathered_inputs(K, f_in, f_out, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lap = rescaled_laplacian(random_graph(30, 70, 2, seed=seed), 30, dtype=dtype)
+    coarse = 17
+    index = torch.cat([torch.arange(coarse), torch.randint(0, coarse, (13,), generator=g)])  # onto, like unpooling
+    xc = torch.randn(5, coarse, f_in, generator=g, dtype=dtype)
+    w = torch.randn(K, f_in, f_out, generator=g, dtype=dtype)
+    b = torch.randn(f_out, generator=g, dtype=dtype)
+    return lap, index, xc, w, b
+
+
+@pytest.mark.parametrize("K,f_in,f_out", NODE_MAJOR_CASES)
+@pytest.mark.parametrize("layout", ["coo", "csr", "dense"])
+def test_node_major_matches_batch_first_and_dense_reference(K, f_in, f_out, layout):
+    lap, index, xc, w, b = _gathered_inputs(K, f_in, f_out, torch.float64, seed=K)
+    lap_in = {"coo": lap, "csr": lap.to_sparse_csr(), "dense": lap.to_dense()}[layout]
+    x = xc[:, index]  # (B, V, F_in), the gathered input
+    expected = dense_reference(x, lap.to_dense(), w, b)
+    torch.testing.assert_close(cheb_conv(x, lap_in, w, b), expected, atol=1e-12, rtol=1e-12)
+    node_major = cheb_conv(x.transpose(0, 1), lap_in, w, b, batch_first=False)
+    assert node_major.shape == (30, 5, f_out)
+    torch.testing.assert_close(node_major.transpose(0, 1), expected, atol=1e-12, rtol=1e-12)
+    gathered = cheb_conv(xc.transpose(0, 1), lap_in, w, b, batch_first=False, node_index=index)
+    torch.testing.assert_close(gathered.transpose(0, 1), expected, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(cheb_conv(xc, lap_in, w, b, node_index=index), expected, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(cheb_conv(xc[0], lap_in, w, b, node_index=index), expected[0], atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("K,f_in,f_out", [(3, 8, 2), (3, 3, 5), (2, 6, 6)])
+def test_node_major_float32_within_1e5_of_batch_first(K, f_in, f_out):
+    lap, index, xc, w, b = _gathered_inputs(K, f_in, f_out, torch.float32, seed=7)
+    x = xc[:, index]
+    ref = cheb_conv(x, lap, w, b)
+    for out in (cheb_conv(x.transpose(0, 1), lap, w, b, batch_first=False),
+                cheb_conv(xc.transpose(0, 1), lap, w, b, batch_first=False, node_index=index)):
+        torch.testing.assert_close(out.transpose(0, 1), ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("budget", [1, 2 * 9 * 3, 1 << 30], ids=["chunk1", "chunk2", "whole"])
+def test_node_major_chunking_and_gradients(monkeypatch, budget):
+    g = torch.Generator().manual_seed(3)
+    lap = rescaled_laplacian(random_graph(9, 14, 1, seed=3), 9, dtype=torch.float64)
+    index = torch.tensor([0, 1, 2, 3, 4, 5, 0, 2, 5])
+    kw = dict(generator=g, dtype=torch.float64, requires_grad=True)
+    xc = torch.randn(6, 3, 3, **kw)  # node-major (V_c, B, F_in)
+    x = torch.randn(9, 3, 3, **kw)
+    b = torch.randn(1, **kw)
+    monkeypatch.setattr(cheb_module, "_CPU_CHUNK_ELEMENTS", budget)
+    for w in (torch.randn(3, 3, 1, **kw), torch.randn(3, 3, 2, **kw)):  # weights-first / accumulating GEMMs
+        bias = b if w.shape[2] == 1 else None
+        expected = dense_reference(xc[index].transpose(0, 1), lap.to_dense(), w, bias)
+        out = cheb_conv(xc, lap, w, bias, batch_first=False, node_index=index)
+        torch.testing.assert_close(out.transpose(0, 1), expected, atol=1e-12, rtol=1e-12)
+        if budget == 1:  # values only: one-graph chunks make gradcheck slow, chunk2 covers chunked autograd
+            continue
+        assert torch.autograd.gradcheck(
+            lambda x, w: cheb_conv(x, lap, w, bias, batch_first=False, node_index=index), (xc, w))
+        assert torch.autograd.gradcheck(lambda x, w: cheb_conv(x, lap, w, bias, batch_first=False), (x, w))
+
+
+def test_node_index_errors():
+    lap, index, xc, w, b = _gathered_inputs(3, 3, 5, torch.float32)
+    with pytest.raises(ValueError, match="1-D int64"):
+        cheb_conv(xc, lap, w, node_index=index.int())
+    with pytest.raises(ValueError, match="gathered by node_index"):
+        cheb_conv(xc, lap, w, node_index=index[:-1])
+    with pytest.raises(ValueError, match=r"x must have shape \(V, B, F_in\)"):
+        cheb_conv(torch.randn(4), lap, w, batch_first=False)
+
+
+def test_csr_copy_is_cached_invalidated_and_usable_for_training():
+    lap = rescaled_laplacian(random_graph(20, 40, 1, seed=5), 20)
+    csr = cheb_module._as_csr(lap)
+    assert csr.layout == torch.sparse_csr and cheb_module._as_csr(lap) is csr
+    torch.testing.assert_close(csr.to_dense(), lap.to_dense())
+    lap.mul_(0.5)  # an in-place change bumps the version: a new copy
+    again = cheb_module._as_csr(lap)
+    assert again is not csr
+    torch.testing.assert_close(again.to_dense(), lap.to_dense())
+    # first use under inference_mode, then training: the cached copy must not be an inference tensor
+    other = rescaled_laplacian(random_graph(20, 40, 1, seed=6), 20)
+    conv = ChebConv(3, 4, K=3)
+    with torch.inference_mode():
+        conv(torch.randn(2, 20, 3), other)
+    conv(torch.randn(2, 20, 3), other).sum().backward()
+    assert conv.weight.grad is not None
+
+
 # ------------------------------------------------------------------ ChebConv
 def test_repr():
     assert str(ChebConv(16, 32, K=3)) == "ChebConv(16, 32, K=3)"
