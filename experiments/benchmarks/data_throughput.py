@@ -10,7 +10,11 @@ parts: keypoint-only batches (``mesh=False``), the skinned mesh alone
 (``OpenBody`` forward) and the skeleton alone.
 
     python experiments/benchmarks/data_throughput.py --threads 2
-    python experiments/benchmarks/data_throughput.py --threads 2 --profile 128
+    python experiments/benchmarks/data_throughput.py --threads 2 --profile 256
+
+On a CPU shared with other jobs, run it with ``OMP_WAIT_POLICY=PASSIVE``:
+OpenMP's default spin-waiting makes 2 threads collapse when a thread gets
+descheduled (see docs/data.md, "Throughput").
 
 ``--profile B`` prints a ``torch.profiler`` table of full batches of size ``B``
 (CPU) instead.
@@ -80,7 +84,7 @@ def profile(batch_size: int, corruption: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
-    parser.add_argument("--batch", type=int, nargs="+", default=[128, 256, 1024],
+    parser.add_argument("--batch", type=int, nargs="+", default=[128, 256, 512, 1024],
                         help="batch sizes (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--corruption", default="detector", choices=["none", "detector", "h3wb"])
