@@ -34,6 +34,11 @@ ADULT_HEIGHT_M = (1.55, 1.92)  # standing height range of the "adults" shapes, m
 MIXED_ADULT_FRACTION = 0.85
 
 
+def _height(vertices: Tensor) -> Tensor:
+    """``(B,)`` extent along Y (the body's up axis, metres) of ``(B, V, 3)`` rest vertices."""
+    return vertices[..., 1].amax(1) - vertices[..., 1].amin(1)
+
+
 def shape_rows(body: OpenBody) -> tuple[Tensor, Tensor]:
     """Split the body's shape table into adult rows and all other rows.
 
@@ -45,8 +50,7 @@ def shape_rows(body: OpenBody) -> tuple[Tensor, Tensor]:
         ``(adult_rows, other_rows)`` int64 index tensors on the body's device.
     """
     age = body.shape_table_phenotypes[:, body.phenotype_labels.index("age")]
-    rest_vertices, _ = body.shape(body.shape_table_betas)
-    height = rest_vertices[..., 1].amax(1) - rest_vertices[..., 1].amin(1)
+    height = torch.cat([_height(body.shape(betas)[0]) for betas in body.shape_table_betas.split(256)])
     adult = (age >= ADULT_AGE) & (height >= ADULT_HEIGHT_M[0]) & (height <= ADULT_HEIGHT_M[1])
     return torch.nonzero(adult)[:, 0], torch.nonzero(~adult)[:, 0]
 

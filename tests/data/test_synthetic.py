@@ -112,6 +112,26 @@ def test_config_validates():
         SyntheticConfig(corruption="noisy")
     with pytest.raises(ValueError, match="unknown joint layout"):
         SyntheticConfig(layout="cocoo")
+    with pytest.raises(ValueError, match="unknown shapes 'kids'; choose one of: adults, mixed, all"):
+        SyntheticConfig(shapes="kids")
+
+
+def test_shape_distributions(body):
+    from pose2mesh.data.synthetic import ADULT_HEIGHT_M, shape_rows
+
+    adults, others = shape_rows(body)
+    assert len(adults) + len(others) == len(body.shape_table_betas) and 500 < len(adults) < 2000
+
+    def heights(shapes):
+        batch = SyntheticBatches(body, config=SyntheticConfig(batch_size=256, shapes=shapes)).batch(0, mesh=False)
+        rest, _ = body.shape(batch["betas"])
+        return rest[..., 1].amax(1) - rest[..., 1].amin(1)
+
+    adult = heights("adults")  # batches keep 16 of the 64 betas: heights move by millimetres
+    assert adult.min() >= ADULT_HEIGHT_M[0] - 0.01 and adult.max() <= ADULT_HEIGHT_M[1] + 0.01
+    mixed = heights("mixed")  # 85 % adults: some bodies outside the adult range, most inside
+    outside = ((mixed < ADULT_HEIGHT_M[0]) | (mixed > ADULT_HEIGHT_M[1])).float().mean()
+    assert 0.02 < outside < 0.3
 
 
 def _write_mb2_bvh(path: Path, body, frames: int = 12, seed: int = 0) -> None:
