@@ -69,10 +69,11 @@ def root_relative(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
 def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Tensor, step: int) -> dict:
     """Weighted loss terms (see :class:`pose2mesh.train.config.LossConfig`); ``total`` is their sum."""
     w = config.loss
-    gt_joints = batch["superset3d"] - batch["superset3d"][:, :1]
+    root = batch["superset3d"][:, :1]
+    gt_joints = batch["superset3d"] - root
     terms = {"joints_posenet": losses.keypoint_loss(out["joints_posenet"], gt_joints)}
-    if step >= config.posenet_pretrain_steps:
-        _, gt_vertices = root_relative(batch)
+    if step >= config.posenet_pretrain_steps:  # mesh terms (pre-training batches have no vertices)
+        gt_vertices = batch["vertices"] - root
         terms["vertices"] = losses.vertex_loss(out["vertices"], gt_vertices)
         terms["joints_mesh"] = losses.keypoint_loss(out["joints_mesh"], gt_joints)
         if w.normals:
@@ -210,8 +211,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     streams = {
         layout: SyntheticBatches(body, prior, SyntheticConfig(
             batch_size=config.data.batch_size, layout=layout, corruption=config.data.corruption,
-            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes), seed=config.seed, rank=rank,
-            world_size=world)
+            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes),
+            seed=config.seed, rank=rank, world_size=world)
         for layout in config.data.layouts
     }
     val_batches = make_validation(body, prior, config) if rank == 0 else []
