@@ -94,6 +94,10 @@ class TrainConfig:
         log_every / val_every / ckpt_every: intervals in steps.
         device: ``"cpu"``, ``"cuda"`` ... (None: CUDA if available).
         amp: bfloat16 autocast on CUDA.
+        init: checkpoint whose weights start the run (every tensor with a matching
+            name and shape; the rest keep their fresh initialisation, listed in the
+            log); optimiser, schedule and step start afresh. Ignored when resuming.
+            E.g. a run of PoseNet pre-training alone, then a joint run from it.
     """
 
     model: Any = "default"
@@ -109,6 +113,7 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str | None = None
     amp: bool = False
+    init: str | None = None
 
     def to_dict(self) -> dict:
         """Plain nested dict (for checkpoints and logs)."""

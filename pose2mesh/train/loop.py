@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 LOG_FIELDS = ("step", "layout", "loss", "vertices", "normals", "edges", "joints_mesh", "joints_posenet", "lr",
               "samples_per_s")
-VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm")
+VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm", "val_posenet_mpjpe_mm")
 
 
 def _distributed() -> tuple[int, int]:
@@ -104,7 +104,7 @@ def make_validation(body: OpenBody, prior: PosePrior, config: TrainConfig) -> li
 
 @torch.no_grad()
 def validate(model, batches: list[dict]) -> dict[str, float]:
-    """MPJPE / PA-MPJPE on the superset keypoints and MPVPE (mm) over ``batches``."""
+    """MPJPE / PA-MPJPE of the keypoints regressed from the mesh, MPVPE and the PoseNet's MPJPE (mm) over ``batches``."""
     from pose2mesh.metrics import mpjpe, mpvpe, pa_mpjpe
 
     was_training = model.training
@@ -117,6 +117,7 @@ def validate(model, batches: list[dict]) -> dict[str, float]:
         sums["val_mpjpe_mm"] += float(mpjpe(out["joints_mesh"], gt_joints).sum())
         sums["val_pa_mpjpe_mm"] += float(pa_mpjpe(out["joints_mesh"], gt_joints).sum())
         sums["val_mpvpe_mm"] += float(mpvpe(out["vertices"], gt_vertices).sum())
+        sums["val_posenet_mpjpe_mm"] += float(mpjpe(out["joints_posenet"], gt_joints).sum())
         count += n
     model.train(was_training)
     return {k: v / count for k, v in sums.items()}
@@ -155,6 +156,19 @@ def _truncate_csv(path: Path, step: int) -> None:
         writer.writerows(r for r in rows if int(r["step"]) <= step)
 
 
+def _initialise(model, path: str, hierarchy_hash: str, body_hash: str, device) -> None:
+    """Copy every tensor of the checkpoint at ``path`` whose name and shape match into ``model``."""
+    state = load_checkpoint(path, hierarchy_hash, body_hash, map_location=device)["model"]
+    own = model.state_dict()
+    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ValueError(f"init checkpoint {path} shares no tensor (name and shape) with this model")
+    model.load_state_dict(matched, strict=False)
+    left = sorted(set(own) - set(matched))
+    logger.info("initialised %d of %d tensors from %s%s", len(matched), len(own), path,
+                f"; kept fresh: {', '.join(left)}" if left else "")
+
+
 def resolve_model_config(spec) -> ModelConfig:
     """A :class:`ModelConfig` from a preset name or a mapping of its fields."""
     return model_config(spec) if isinstance(spec, str) else ModelConfig(**spec)
@@ -184,6 +198,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     start, best = 0, float("inf")
+    if config.init and not (resume and (out_dir / "last.pt").exists()):
+        _initialise(model, config.init, hierarchy.content_hash(), body.content_hash, device)
     if resume and (out_dir / "last.pt").exists():
         ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
         model.load_state_dict(ckpt["model"])
@@ -235,6 +251,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         layout = config.data.layouts[step % len(config.data.layouts)]
         # PoseNet pre-training needs keypoints only: no mesh is generated or predicted.
         mesh = step >= config.posenet_pretrain_steps
+        if step == config.posenet_pretrain_steps > 0:
+            best = float("inf")  # the best pre-training checkpoint was ranked by the PoseNet alone
         batch = streams[layout].batch(step, mesh=mesh)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
         with autocast:
@@ -266,8 +284,10 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
             if board is not None:
                 for key, value in metrics.items():
                     board.add_scalar(f"val/{key}", value, done)
-            if metrics["val_mpjpe_mm"] < best:
-                best = metrics["val_mpjpe_mm"]
+            # while PoseNet pre-trains alone the mesh is untrained: rank by the PoseNet's keypoints
+            score = metrics["val_mpjpe_mm" if mesh else "val_posenet_mpjpe_mm"]
+            if score < best:
+                best = score
                 checkpoint(done, "best.pt")
         if done % config.ckpt_every == 0 or done == config.steps:
             checkpoint(done)

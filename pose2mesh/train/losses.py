@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.weak import WeakIdKeyDictionary
 
 
 def vertex_loss(pred: Tensor, gt: Tensor) -> Tensor:
@@ -24,23 +25,82 @@ def keypoint_loss(pred: Tensor, gt: Tensor, mask: Tensor | None = None) -> Tenso
     return (err * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def _edges(vertices: Tensor, faces: Tensor) -> Tensor:
-    """The three edge vectors of every face: ``(B, F, 3, 3)``."""
-    v = vertices[:, faces]  # (B, F, 3 corners, 3)
-    return torch.stack([v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 1], v[:, :, 0] - v[:, :, 2]], 2)
+# faces tensor -> (its _version, unique edges, face edges, edge weights); keyed by
+# identity and held weakly, like the CSR cache of pose2mesh.graph.cheb
+_topology_cache = WeakIdKeyDictionary()
+
+
+def mesh_edges(faces: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The mesh's unique edges and how the faces use them (cached per ``faces`` tensor).
+
+    Returns:
+        edges: ``(E, 2)`` vertex indices of each undirected edge.
+        face_edges: ``(F, 3)`` index into ``edges`` of each face's edges
+            ``(v0 v1, v1 v2, v2 v0)``.
+        uses: ``(E,)`` faces using each edge (int64): a mean over the ``3 F``
+            face edges equals the ``uses``-weighted sum over unique edges / ``3 F``.
+    """
+    hit = _topology_cache.get(faces)
+    if hit is not None and hit[0] == faces._version:
+        return hit[1:]
+    pairs = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).long()
+    lo, hi = pairs.min(1).values, pairs.max(1).values
+    n = int(faces.max()) + 1 if faces.numel() else 1
+    keys, inverse, counts = torch.unique(lo * n + hi, return_inverse=True, return_counts=True)
+    edges = torch.stack([keys // n, keys % n], 1)
+    out = (edges, inverse.view(-1, 3), counts)
+    _topology_cache[faces] = (faces._version,) + out
+    return out
+
+
+def _planes(vertices: Tensor) -> Tensor:
+    """``(B, V, 3)`` -> ``(3, B, V)``: one contiguous plane per coordinate.
+
+    The face and edge terms gather and combine 3-vectors; per coordinate plane
+    they are element-wise operations on long rows, with no reduction over an
+    axis of 3 (2-3x faster on the CPU than the ``(B, F, 3, 3)`` layout).
+    """
+    return vertices.permute(2, 0, 1).contiguous()
+
+
+def _edge_vectors(planes: Tensor, edges: Tensor) -> Tensor:
+    """``(3, B, E)`` vectors from the first to the second vertex of each edge."""
+    return planes.index_select(2, edges[:, 1]) - planes.index_select(2, edges[:, 0])
+
+
+def _norm(vectors: Tensor) -> Tensor:
+    """Euclidean norm over the leading axis of coordinate planes ``(3, ...)``."""
+    return (vectors * vectors).sum(0).sqrt()
 
 
 def normal_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
     """Surface-normal consistency: predicted edges orthogonal to ground-truth face normals.
 
     ``mean |<e_pred / |e_pred|, n_gt>|`` over faces and their 3 edges (unitless).
+    Each edge is normalised once (not once per face using it) and nothing is
+    differentiated through the ground truth.
     """
-    e_pred = F.normalize(_edges(pred, faces), dim=-1, eps=1e-8)
-    e_gt = _edges(gt, faces)
-    n_gt = F.normalize(torch.linalg.cross(e_gt[:, :, 0], -e_gt[:, :, 2], dim=-1), dim=-1, eps=1e-8)
-    return (e_pred * n_gt[:, :, None]).sum(-1).abs().mean()
+    edges, face_edges, _ = mesh_edges(faces)
+    vectors = _edge_vectors(_planes(pred), edges)
+    unit = vectors / _norm(vectors).clamp(min=1e-8)  # (3, B, E)
+    with torch.no_grad():
+        g = _planes(gt).to(pred.dtype)
+        c0, c1, c2 = (g.index_select(2, faces[:, k]) for k in range(3))
+        a, b = c1 - c0, c2 - c0
+        normal = torch.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+        normal = normal / _norm(normal).clamp(min=1e-8)  # (3, B, F)
+    total = sum((unit.index_select(2, face_edges[:, k]) * normal).sum(0).abs().sum() for k in range(3))
+    return total / (3 * normal[0].numel())
 
 
 def edge_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
-    """Edge-length consistency ``mean | |e_pred| - |e_gt| |`` (metres)."""
-    return (_edges(pred, faces).norm(dim=-1) - _edges(gt, faces).norm(dim=-1)).abs().mean()
+    """Edge-length consistency ``mean | |e_pred| - |e_gt| |`` over faces and their 3 edges (metres).
+
+    Computed once per unique edge, weighted by the faces using it: equal to the
+    mean over face edges, with half the work.
+    """
+    edges, face_edges, uses = mesh_edges(faces)
+    with torch.no_grad():
+        length_gt = _norm(_edge_vectors(_planes(gt), edges)).to(pred.dtype)
+    diff = (_norm(_edge_vectors(_planes(pred), edges)) - length_gt).abs()  # (B, E)
+    return (diff @ uses.to(diff.dtype)).mean() / face_edges.numel()

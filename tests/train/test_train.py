@@ -46,6 +46,36 @@ def test_losses_vanish_on_the_target_and_grow_with_error():
     assert losses.keypoint_loss(off, gt, mask) == 0 and losses.keypoint_loss(off, gt) > 0
 
 
+def _face_edges(v, faces):
+    """The straightforward formulation the losses were first written in: (B, F, 3 edges, 3)."""
+    c = v[:, faces]
+    return torch.stack([c[:, :, 1] - c[:, :, 0], c[:, :, 2] - c[:, :, 1], c[:, :, 0] - c[:, :, 2]], 2)
+
+
+def test_face_losses_equal_the_per_face_formulation():
+    # a closed surface (octahedron) plus an open strip: edges shared by 2 faces and boundary edges
+    faces = torch.tensor([[0, 1, 2], [0, 2, 3], [0, 3, 4], [0, 4, 1], [5, 2, 1], [5, 3, 2], [5, 4, 3], [5, 1, 4],
+                          [6, 7, 8], [7, 9, 8]])
+    gen = torch.Generator().manual_seed(0)
+    gt = torch.randn(3, 10, 3, generator=gen, dtype=torch.float64)
+    pred = (gt + 0.3 * torch.randn(gt.shape, generator=gen, dtype=torch.float64)).requires_grad_()
+    e_pred, e_gt = _face_edges(pred, faces), _face_edges(gt, faces)
+    n_gt = torch.nn.functional.normalize(torch.linalg.cross(e_gt[:, :, 0], -e_gt[:, :, 2], dim=-1), dim=-1)
+    ref_normal = (torch.nn.functional.normalize(e_pred, dim=-1) * n_gt[:, :, None]).sum(-1).abs().mean()
+    ref_edge = (e_pred.norm(dim=-1) - e_gt.norm(dim=-1)).abs().mean()
+    for ours, ref in ((losses.normal_loss(pred, gt, faces), ref_normal), (losses.edge_loss(pred, gt, faces), ref_edge)):
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=0)
+        g_ours, = torch.autograd.grad(ours, pred)
+        g_ref, = torch.autograd.grad(ref, pred, retain_graph=True)
+        torch.testing.assert_close(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+    edges, face_edges, uses = losses.mesh_edges(faces)
+    assert edges.shape == (12 + 5, 2) and face_edges.shape == (10, 3)
+    assert uses.sum() == 30 and uses.max() == 2 and (uses == 1).sum() == 4  # the strip's boundary
+    # each face's edges are its own vertex pairs
+    for f, fe in zip(faces.tolist(), face_edges.tolist()):
+        assert {frozenset(edges[e].tolist()) for e in fe} == {frozenset(p) for p in ([f[0], f[1]], [f[1], f[2]], [f[2], f[0]])}
+
+
 def test_checkpoint_roundtrip_and_refusals(tmp_path):
     path = tmp_path / "c.pt"
     save_checkpoint(path, {"model": {"w": torch.ones(2)}, "hierarchy_hash": "a" * 64, "body_hash": "b" * 64})
@@ -94,6 +124,24 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tmp_path):
     assert again == reference  # the same losses, digit for digit
     ckpt = load_checkpoint(resumed / "last.pt")
     assert ckpt["step"] == 6 and ckpt["model_config"] and (resumed / "best.pt").exists()
+
+
+def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
+    from pose2mesh.train.loop import train
+
+    pre = train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'pre'}", "steps=2", "posenet_pretrain_steps=2"]))
+    val = (pre / "val.csv").read_text().splitlines()
+    assert val[0].endswith("val_posenet_mpjpe_mm") and len(val) == 2
+    # lr 0: the joint run's single step leaves the weights where init put them
+    joint = train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'joint'}", "steps=1", "optim.lr=0",
+                                                f"init={pre / 'last.pt'}", "data.batch_size=2"]))
+    before, after = load_checkpoint(pre / "last.pt")["model"], load_checkpoint(joint / "last.pt")["model"]
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert load_checkpoint(joint / "last.pt")["step"] == 1  # optimiser, schedule and step start afresh
+    hashes = {k: load_checkpoint(pre / "last.pt")[k] for k in ("hierarchy_hash", "body_hash")}
+    save_checkpoint(tmp_path / "other.pt", {"model": {"unrelated.weight": torch.ones(1)}, **hashes})
+    with pytest.raises(ValueError, match="shares no tensor"):
+        train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", f"init={tmp_path / 'other.pt'}"]))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
