@@ -272,27 +272,34 @@ def solve_translation(
     z_mean = (w * p[..., 2]).sum(-1) / sw
     depth0 = t[:, 2] + z_mean
     lam = torch.full_like(cost, 1e-3)
+    fx, skew, fy = K[:, 0, 0, None], K[:, 0, 1, None], K[:, 1, 1, None]
+    w2 = torch.cat([w, w], -1)  # weights of the u rows, then the v rows
     for _ in range(int(refine_steps)):
         q = p + t[:, None]
         z = q[..., 2].clamp_min(min_depth)
         r = project_points(q, K) - uv  # (B, J, 2) pixels
-        Jn = torch.zeros(*q.shape[:-1], 2, 3, dtype=p.dtype, device=p.device)
-        Jn[..., 0, 0] = 1 / z
-        Jn[..., 1, 1] = 1 / z
-        Jn[..., 0, 2] = -q[..., 0] / z**2
-        Jn[..., 1, 2] = -q[..., 1] / z**2
-        Jp = torch.einsum("bij,bnjk->bnik", A, Jn)  # (B, J, 2, 3) d(pixels)/dt
-        H = torch.einsum("bn,bnik,bnil->bkl", w, Jp, Jp)
-        g = torch.einsum("bn,bnik,bni->bk", w, Jp, r)
+        # d(pixels)/dt of u = (fx x + skew y) / z + cx and v = fy y / z + cy, stacked (B, 2J, 3)
+        zero = torch.zeros_like(z)
+        ju = torch.stack([fx / z, skew / z, -(fx * q[..., 0] + skew * q[..., 1]) / z**2], -1)
+        jv = torch.stack([zero, fy / z, -fy * q[..., 1] / z**2], -1)
+        jac = torch.cat([ju, jv], 1)
+        wj = (w2[..., None] * jac).transpose(1, 2)  # (B, 3, 2J)
+        H = wj @ jac
+        g = (wj @ torch.cat([r[..., 0], r[..., 1]], -1)[..., None])[..., 0]
         diag = torch.diagonal(H, dim1=-2, dim2=-1)
         step, info = torch.linalg.solve_ex(H + torch.diag_embed(lam[:, None] * diag + 1e-12), -g)
-        trial = t + torch.where((info == 0)[:, None] & torch.isfinite(step), step, torch.zeros_like(step))
+        step = torch.where((info == 0)[:, None] & torch.isfinite(step), step, torch.zeros_like(step))
+        trial = t + step
         new_cost = _weighted_cost(p, trial, uv, w, K)
         depth = trial[:, 2] + z_mean
         accept = (new_cost < cost) & (_min_depth(p, trial, w) > min_depth) & (depth < 2 * depth0) & (depth > 0.5 * depth0)
         t = torch.where(accept[:, None], trial, t)
         cost = torch.where(accept, new_cost, cost)
         lam = torch.where(accept, lam * 0.1, lam * 10.0).clamp(1e-9, 1e9)
+        # converged everywhere: every accepted step moved the body by < 1 micrometre and no
+        # step was rejected (a rejection raises the damping, and the next step may still help)
+        if bool((accept & (step.abs().amax(-1) < 1e-6)).all()):
+            break
     return t.reshape(batch + (3,)).to(points3d.dtype)
 
 
