@@ -68,7 +68,7 @@ def main() -> None:
                          f"val_every={10 * args.steps}", f"ckpt_every={args.steps}", "device=cpu",
                          f"out_dir={tmp}/{preset}_{mix}"]
             tic = time.perf_counter()
-            run = train(load_config("experiments/default.yaml", overrides))
+            run = train(load_config(Path(__file__).with_name("default.yaml"), overrides))
             minutes = (time.perf_counter() - tic) / 60
             model, _ = load_model(run / "last.pt")
             model.eval()
