@@ -25,8 +25,9 @@ def keypoint_loss(pred: Tensor, gt: Tensor, mask: Tensor | None = None) -> Tenso
     return (err * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-# faces tensor -> (its _version, unique edges, face edges, edge weights); keyed by
-# identity and held weakly, like the CSR cache of pose2mesh.graph.cheb
+# faces tensor -> (its _version, edges, face_edges, uses); keyed by identity and
+# held weakly, like the CSR cache of pose2mesh.graph.cheb. (trimesh's
+# edges_unique computes the same on numpy; this stays on the faces' device.)
 _topology_cache = WeakIdKeyDictionary()
 
 
