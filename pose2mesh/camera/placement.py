@@ -264,7 +264,6 @@ def solve_translation(
         t = torch.where(ok[:, None], t, weak)
 
     # 3. Levenberg-Marquardt on the weighted pixel error
-    A = K[:, :2, :2]  # pixels per normalised unit (fx, skew; 0, fy)
     cost = _weighted_cost(p, t, uv, w, K)
     # Trust region on the depth: with inconsistent input (e.g. two keypoints
     # whose 2D order contradicts the 3D pose) the pixel error can decrease all
@@ -272,16 +271,17 @@ def solve_translation(
     z_mean = (w * p[..., 2]).sum(-1) / sw
     depth0 = t[:, 2] + z_mean
     lam = torch.full_like(cost, 1e-3)
-    fx, skew, fy = K[:, 0, 0, None], K[:, 0, 1, None], K[:, 1, 1, None]
+    k00, k01, k10, k11 = (K[:, i, j, None] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
     w2 = torch.cat([w, w], -1)  # weights of the u rows, then the v rows
+    converged = torch.zeros_like(cost, dtype=torch.bool)
     for _ in range(int(refine_steps)):
         q = p + t[:, None]
         z = q[..., 2].clamp_min(min_depth)
         r = project_points(q, K) - uv  # (B, J, 2) pixels
-        # d(pixels)/dt of u = (fx x + skew y) / z + cx and v = fy y / z + cy, stacked (B, 2J, 3)
-        zero = torch.zeros_like(z)
-        ju = torch.stack([fx / z, skew / z, -(fx * q[..., 0] + skew * q[..., 1]) / z**2], -1)
-        jv = torch.stack([zero, fy / z, -fy * q[..., 1] / z**2], -1)
+        # d(pixels)/dt of u = (k00 x + k01 y) / z + k02 and v = (k10 x + k11 y) / z + k12, stacked (B, 2J, 3)
+        x, y = q[..., 0], q[..., 1]
+        ju = torch.stack([k00 / z, k01 / z, -(k00 * x + k01 * y) / z**2], -1)
+        jv = torch.stack([k10 / z, k11 / z, -(k10 * x + k11 * y) / z**2], -1)
         jac = torch.cat([ju, jv], 1)
         wj = (w2[..., None] * jac).transpose(1, 2)  # (B, 3, 2J)
         H = wj @ jac
@@ -296,9 +296,10 @@ def solve_translation(
         t = torch.where(accept[:, None], trial, t)
         cost = torch.where(accept, new_cost, cost)
         lam = torch.where(accept, lam * 0.1, lam * 10.0).clamp(1e-9, 1e9)
-        # converged everywhere: every accepted step moved the body by < 1 micrometre and no
-        # step was rejected (a rejection raises the damping, and the next step may still help)
-        if bool((accept & (step.abs().amax(-1) < 1e-6)).all()):
+        # a sample has converged once a step taken with light damping moved it by < 1 micrometre
+        # (later steps of a converged sample are rejected: they cannot lower the cost)
+        converged |= accept & (step.abs().amax(-1) < 1e-6) & (lam <= 1e-3)
+        if bool(converged.all()):
             break
     return t.reshape(batch + (3,)).to(points3d.dtype)
 

@@ -141,17 +141,18 @@ def _tensorboard(out_dir: Path):
     return SummaryWriter(str(out_dir / "tb"))
 
 
-def _truncate_csv(path: Path, step: int) -> None:
-    """Drop rows logged after ``step`` (written after the checkpoint a run resumes from)."""
+def _truncate_csv(path: Path, step: int, fields) -> None:
+    """Drop rows logged after ``step`` (written after the checkpoint a run resumes from).
+
+    The file is rewritten with ``fields`` as its header, so a run logged by an
+    older version (fewer columns) goes on with the current columns.
+    """
     if not path.exists():
         return
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-        fields = rows[0].keys() if rows else None
-    if fields is None:
-        return
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(fields))
+        writer = csv.DictWriter(f, fieldnames=fields, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(r for r in rows if int(r["step"]) <= step)
 
@@ -209,8 +210,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         start, best = int(ckpt["step"]), float(ckpt["best"])
         logger.info("resumed from step %d", start)
         if rank == 0:
-            _truncate_csv(out_dir / "metrics.csv", start)
-            _truncate_csv(out_dir / "val.csv", start)
+            _truncate_csv(out_dir / "metrics.csv", start, LOG_FIELDS)
+            _truncate_csv(out_dir / "val.csv", start, VAL_FIELDS)
     elif rank == 0:
         for name in ("metrics.csv", "val.csv"):
             (out_dir / name).unlink(missing_ok=True)

@@ -41,8 +41,12 @@ def mesh_edges(faces: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         uses: ``(E,)`` faces using each edge (int64): a mean over the ``3 F``
             face edges equals the ``uses``-weighted sum over unique edges / ``3 F``.
     """
-    hit = _topology_cache.get(faces)
-    if hit is not None and hit[0] == faces._version:
+    try:
+        version = faces._version
+    except RuntimeError:  # an inference-mode tensor has no version counter: no caching
+        version = None
+    hit = _topology_cache.get(faces) if version is not None else None
+    if hit is not None and hit[0] == version:
         return hit[1:]
     pairs = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).long()
     lo, hi = pairs.min(1).values, pairs.max(1).values
@@ -50,7 +54,8 @@ def mesh_edges(faces: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     keys, inverse, counts = torch.unique(lo * n + hi, return_inverse=True, return_counts=True)
     edges = torch.stack([keys // n, keys % n], 1)
     out = (edges, inverse.view(-1, 3), counts)
-    _topology_cache[faces] = (faces._version,) + out
+    if version is not None:
+        _topology_cache[faces] = (version,) + out
     return out
 
 
@@ -70,8 +75,14 @@ def _edge_vectors(planes: Tensor, edges: Tensor) -> Tensor:
 
 
 def _norm(vectors: Tensor) -> Tensor:
-    """Euclidean norm over the leading axis of coordinate planes ``(3, ...)``."""
-    return (vectors * vectors).sum(0).sqrt()
+    """Euclidean norm over the leading axis of coordinate planes ``(3, ...)``.
+
+    The squared norm is clamped at 1e-30 before the square root, so a zero
+    vector gets norm 1e-15 and gradient 0 instead of NaN (``sqrt``'s derivative
+    is infinite at 0). Written as a sum of planes: ``torch.linalg.vector_norm``
+    over the leading axis is ~20x slower on the CPU.
+    """
+    return (vectors * vectors).sum(0).clamp_min(1e-30).sqrt()
 
 
 def normal_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
@@ -85,11 +96,11 @@ def normal_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
     vectors = _edge_vectors(_planes(pred), edges)
     unit = vectors / _norm(vectors).clamp(min=1e-8)  # (3, B, E)
     with torch.no_grad():
-        g = _planes(gt).to(pred.dtype)
+        g = _planes(gt).to(torch.promote_types(pred.dtype, gt.dtype))
         c0, c1, c2 = (g.index_select(2, faces[:, k]) for k in range(3))
         a, b = c1 - c0, c2 - c0
         normal = torch.stack([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
-        normal = normal / _norm(normal).clamp(min=1e-8)  # (3, B, F)
+        normal = (normal / _norm(normal).clamp(min=1e-8)).to(unit.dtype)  # (3, B, F)
     total = sum((unit.index_select(2, face_edges[:, k]) * normal).sum(0).abs().sum() for k in range(3))
     return total / (3 * normal[0].numel())
 
@@ -104,4 +115,5 @@ def edge_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
     with torch.no_grad():
         length_gt = _norm(_edge_vectors(_planes(gt), edges)).to(pred.dtype)
     diff = (_norm(_edge_vectors(_planes(pred), edges)) - length_gt).abs()  # (B, E)
-    return (diff @ uses.to(diff.dtype)).mean() / face_edges.numel()
+    # element-wise, not `diff @ uses`: under autocast a matrix product would run in bfloat16
+    return (diff * uses.to(diff.dtype)).sum() / (diff.shape[0] * face_edges.numel())

@@ -68,6 +68,11 @@ def test_face_losses_equal_the_per_face_formulation():
         g_ours, = torch.autograd.grad(ours, pred)
         g_ref, = torch.autograd.grad(ref, pred, retain_graph=True)
         torch.testing.assert_close(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+    collapsed = pred.detach().clone()
+    collapsed[:, 1] = collapsed[:, 0]  # a zero-length predicted edge: gradients stay finite
+    collapsed.requires_grad_()
+    for loss in (losses.normal_loss, losses.edge_loss):
+        assert torch.isfinite(torch.autograd.grad(loss(collapsed, gt, faces), collapsed)[0]).all()
     edges, face_edges, uses = losses.mesh_edges(faces)
     assert edges.shape == (12 + 5, 2) and face_edges.shape == (10, 3)
     assert uses.sum() == 30 and uses.max() == 2 and (uses == 1).sum() == 4  # the strip's boundary
