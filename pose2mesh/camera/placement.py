@@ -293,12 +293,12 @@ def solve_translation(
         new_cost = _weighted_cost(p, trial, uv, w, K)
         depth = trial[:, 2] + z_mean
         accept = (new_cost < cost) & (_min_depth(p, trial, w) > min_depth) & (depth < 2 * depth0) & (depth > 0.5 * depth0)
+        # a sample has converged once a step taken with light damping moved it by < 1 micrometre
+        # (later steps of a converged sample are rejected: they cannot lower the cost)
+        converged |= accept & (step.abs().amax(-1) < 1e-6) & (lam <= 1e-2)
         t = torch.where(accept[:, None], trial, t)
         cost = torch.where(accept, new_cost, cost)
         lam = torch.where(accept, lam * 0.1, lam * 10.0).clamp(1e-9, 1e9)
-        # a sample has converged once a step taken with light damping moved it by < 1 micrometre
-        # (later steps of a converged sample are rejected: they cannot lower the cost)
-        converged |= accept & (step.abs().amax(-1) < 1e-6) & (lam <= 1e-3)
         if bool(converged.all()):
             break
     return t.reshape(batch + (3,)).to(points3d.dtype)

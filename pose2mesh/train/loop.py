@@ -199,9 +199,10 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     start, best = 0, float("inf")
-    if config.init and not (resume and (out_dir / "last.pt").exists()):
+    resuming = resume and (out_dir / "last.pt").exists()
+    if config.init and not resuming:
         _initialise(model, config.init, hierarchy.content_hash(), body.content_hash, device)
-    if resume and (out_dir / "last.pt").exists():
+    if resuming:
         ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
