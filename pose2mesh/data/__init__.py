@@ -16,7 +16,7 @@ from pose2mesh.data.amass import AmassMotion, load_amass, read_amass
 from pose2mesh.data.asf_amc import read_amc, read_asf
 from pose2mesh.data.bvh import BVHError, read_bvh
 from pose2mesh.data.camera import Cameras, CameraSampler, project_points, truncation_mask
-from pose2mesh.data.corrupt import Keypoints2D, clean, detector_like, h3wb_masking
+from pose2mesh.data.corrupt import Keypoints2D, clean, detector_like, detector_masked, h3wb_masking
 from pose2mesh.data.motion import Motion, find_motion_files, load_motion, subject_of
 from pose2mesh.data.poses import PosePrior
 from pose2mesh.data.retarget import BodyMotion, Retargeter
@@ -27,6 +27,6 @@ __all__ = [
     "Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError", "find_motion_files", "subject_of",
     "AmassMotion", "read_amass", "load_amass", "Retargeter", "BodyMotion", "PosePrior",
     "Cameras", "CameraSampler", "project_points", "truncation_mask",
-    "Keypoints2D", "clean", "detector_like", "h3wb_masking",
+    "Keypoints2D", "clean", "detector_like", "detector_masked", "h3wb_masking",
     "SyntheticBatches", "SyntheticConfig", "TestSet", "make_test_set",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "Compose",
     "clean",
     "detector_like",
+    "detector_masked",
     "h3wb_masking",
 ]
 
@@ -529,6 +530,18 @@ def detector_like(truncate: bool = True) -> Compose:
     """
     middle: list[Transform] = [BoxOccluder(), GaussianNoise(), DetectorErrors()]
     return Compose([Truncate(), *middle, Truncate()] if truncate else middle)
+
+
+def detector_masked(truncate: bool = True) -> Compose:
+    """:func:`detector_like`, then random masking of whole keypoints (training data).
+
+    :class:`RandomMask` with ``p_sample=0.3, p_keypoint=0.3, p_part=0``: 30 % of
+    the samples lose each remaining keypoint with probability 0.3, so a model
+    trained on it also sees many sparse inputs (a detector that reports few
+    points, or a user who drops low-confidence ones), not only the occluder and
+    detector misses of :func:`detector_like`.
+    """
+    return Compose([*detector_like(truncate).transforms, RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])
 
 
 def h3wb_masking() -> Compose:

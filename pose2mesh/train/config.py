@@ -22,7 +22,7 @@ class DataConfig:
 
     Attributes:
         layouts: detector layouts cycled through, one per step (one model serves them all).
-        corruption: ``"none"``, ``"detector"`` or ``"h3wb"`` (see :mod:`pose2mesh.data.corrupt`).
+        corruption: ``"none"``, ``"detector"``, ``"detector+mask"`` or ``"h3wb"`` (see :mod:`pose2mesh.data.corrupt`).
         batch_size: samples per step and rank.
         num_betas: body-shape coefficients used.
         mix_limbs: per-limb pose mixing probability.
@@ -94,10 +94,12 @@ class TrainConfig:
         log_every / val_every / ckpt_every: intervals in steps.
         device: ``"cpu"``, ``"cuda"`` ... (None: CUDA if available).
         amp: bfloat16 autocast on CUDA.
-        init: checkpoint whose weights start the run (every tensor with a matching
-            name and shape; the rest keep their fresh initialisation, listed in the
-            log); optimiser, schedule and step start afresh. Ignored when resuming.
-            E.g. a run of PoseNet pre-training alone, then a joint run from it.
+        init: checkpoint (or list of checkpoints) whose weights start the run (every
+            tensor with a matching name and shape; the rest keep their fresh
+            initialisation, listed in the log; a later checkpoint of a list
+            overrides an earlier one); optimiser, schedule and step start afresh.
+            Ignored when resuming. E.g. a run of PoseNet pre-training alone, then
+            a joint run from it.
     """
 
     model: Any = "default"
@@ -113,7 +115,7 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str | None = None
     amp: bool = False
-    init: str | None = None
+    init: str | list[str] | None = None
 
     def to_dict(self) -> dict:
         """Plain nested dict (for checkpoints and logs)."""

@@ -201,7 +201,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     start, best = 0, float("inf")
     resuming = resume and (out_dir / "last.pt").exists()
     if config.init and not resuming:
-        _initialise(model, config.init, hierarchy.content_hash(), body.content_hash, device)
+        for path in [config.init] if isinstance(config.init, str) else config.init:
+            _initialise(model, path, hierarchy.content_hash(), body.content_hash, device)
     if resuming:
         ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
         model.load_state_dict(ckpt["model"])

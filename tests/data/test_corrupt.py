@@ -16,6 +16,7 @@ from pose2mesh.data.corrupt import (
     Truncate,
     clean,
     detector_like,
+    detector_masked,
     h3wb_masking,
     oks_sigmas,
     person_scale,
@@ -54,6 +55,7 @@ ALL_TRANSFORMS = [
     BoxOccluder(p=0.8),
     Truncate(),
     detector_like(),
+    detector_masked(),
     h3wb_masking(),
     clean(),
 ]
@@ -277,6 +279,18 @@ def test_detector_like_corrupts(device):
     # some keypoints fall outside the 640x480 image and are truncated
     outside = (kp.xy[..., 1] > 479.5)
     assert outside.any() and (out.confidence[outside] == 0).all()
+
+
+def test_detector_masked_adds_sparse_samples(device):
+    kp = _batch(4000, "coco", device, p_absent=0.0)
+    base, masked = detector_like()(kp, _gen(device)), detector_masked()(kp, _gen(device))
+    # same draws for the detector part: masking only ever removes keypoints
+    assert not ((masked.confidence > 0) & (base.confidence == 0)).any()
+    lost = ((base.confidence > 0) & (masked.confidence == 0)).float()
+    # 30 % of the samples lose each keypoint with probability 0.3: 9 % of the points
+    assert 0.07 < lost.mean().item() < 0.11
+    hit = lost.sum(-1) > 0
+    assert 0.25 < hit.float().mean().item() < 0.35
 
 
 def test_person_scale():
