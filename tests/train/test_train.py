@@ -30,6 +30,19 @@ def test_config_yaml_and_overrides(tmp_path):
         parse_overrides(["steps"])
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_experiment_config_is_valid(path):
+    from pose2mesh.data.synthetic import SyntheticConfig
+    from pose2mesh.train.loop import resolve_model_config
+
+    cfg = load_config(path)
+    resolve_model_config(cfg.model)
+    for layout in cfg.data.layouts:  # unknown layouts or corruptions raise here
+        SyntheticConfig(batch_size=cfg.data.batch_size, layout=layout, corruption=cfg.data.corruption,
+                        shapes=cfg.data.shapes)
+    assert 0 <= cfg.posenet_pretrain_steps <= cfg.steps
+
+
 def test_losses_vanish_on_the_target_and_grow_with_error():
     gt = torch.randn(2, 10, 3)
     faces = torch.tensor([[0, 1, 2], [2, 3, 4], [5, 6, 7]])
