@@ -94,12 +94,14 @@ class TrainConfig:
         log_every / val_every / ckpt_every: intervals in steps.
         device: ``"cpu"``, ``"cuda"`` ... (None: CUDA if available).
         amp: bfloat16 autocast on CUDA.
-        init: checkpoint (or list of checkpoints) whose weights start the run (every
-            tensor with a matching name and shape; the rest keep their fresh
-            initialisation, listed in the log; a later checkpoint of a list
-            overrides an earlier one); optimiser, schedule and step start afresh.
-            Ignored when resuming. E.g. a run of PoseNet pre-training alone, then
-            a joint run from it.
+        init: checkpoint whose weights start the run (every tensor with a matching
+            name and shape; the rest keep their fresh initialisation, listed in the
+            log); optimiser, schedule and step start afresh. Ignored when
+            resuming. E.g. a run of PoseNet pre-training alone, then a joint run
+            from it. Also a list of entries, applied in order (a later one
+            overrides an earlier one tensor by tensor), each a path or a mapping
+            ``{path: ..., prefix: ...}`` that copies only the tensors whose names
+            start with ``prefix`` (e.g. ``posenet.``).
     """
 
     model: Any = "default"
@@ -115,7 +117,7 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str | None = None
     amp: bool = False
-    init: str | list[str] | None = None
+    init: str | list | None = None
 
     def to_dict(self) -> dict:
         """Plain nested dict (for checkpoints and logs)."""

@@ -157,13 +157,26 @@ def _truncate_csv(path: Path, step: int, fields) -> None:
         writer.writerows(r for r in rows if int(r["step"]) <= step)
 
 
-def _initialise(model, path: str, hierarchy_hash: str, body_hash: str, device) -> None:
-    """Copy every tensor of the checkpoint at ``path`` whose name and shape match into ``model``."""
+def _init_entries(init) -> list[tuple[str, str]]:
+    """``TrainConfig.init`` as a list of ``(path, prefix)``."""
+    entries = []
+    for item in [init] if isinstance(init, (str, dict)) else init:
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict) or set(item) - {"path", "prefix"} or "path" not in item:
+            raise ValueError(f"init entries are a checkpoint path or {{path: ..., prefix: ...}}, got {item!r}")
+        entries.append((str(item["path"]), str(item.get("prefix", ""))))
+    return entries
+
+
+def _initialise(model, path: str, prefix: str, hierarchy_hash: str, body_hash: str, device) -> None:
+    """Copy every tensor of the checkpoint at ``path`` whose name (starting with ``prefix``) and shape match into ``model``."""
     state = load_checkpoint(path, hierarchy_hash, body_hash, map_location=device)["model"]
     own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    matched = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
     if not matched:
-        raise ValueError(f"init checkpoint {path} shares no tensor (name and shape) with this model")
+        raise ValueError(f"init checkpoint {path} shares no tensor (name{f' starting with {prefix!r}' if prefix else ''}"
+                         " and shape) with this model")
     model.load_state_dict(matched, strict=False)
     left = sorted(set(own) - set(matched))
     logger.info("initialised %d of %d tensors from %s%s", len(matched), len(own), path,
@@ -201,8 +214,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     start, best = 0, float("inf")
     resuming = resume and (out_dir / "last.pt").exists()
     if config.init and not resuming:
-        for path in [config.init] if isinstance(config.init, str) else config.init:
-            _initialise(model, path, hierarchy.content_hash(), body.content_hash, device)
+        for path, prefix in _init_entries(config.init):
+            _initialise(model, path, prefix, hierarchy.content_hash(), body.content_hash, device)
     if resuming:
         ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
         model.load_state_dict(ckpt["model"])

@@ -157,15 +157,17 @@ def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert load_checkpoint(joint / "last.pt")["step"] == 1  # optimiser, schedule and step start afresh
     hashes = {k: load_checkpoint(pre / "last.pt")[k] for k in ("hierarchy_hash", "body_hash")}
-    # a list: later checkpoints override earlier ones, tensor by tensor
-    name = next(k for k in before if before[k].is_floating_point())
-    save_checkpoint(tmp_path / "part.pt", {"model": {name: torch.zeros_like(before[name])}, **hashes})
+    # a list: later entries override earlier ones, tensor by tensor; a prefix restricts an entry
+    save_checkpoint(tmp_path / "zeros.pt", {"model": {k: torch.zeros_like(v) for k, v in before.items()}, **hashes})
     both = train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'both'}", "steps=1", "optim.lr=0",
-                                               f"init=[{pre / 'last.pt'}, {tmp_path / 'part.pt'}]",
+                                               f"init=[{pre / 'last.pt'}, {{path: {tmp_path / 'zeros.pt'}, prefix: posenet.}}]",
                                                "data.batch_size=2"]))
     merged = load_checkpoint(both / "last.pt")["model"]
-    assert torch.equal(merged[name], torch.zeros_like(before[name]))
-    assert all(torch.equal(before[k], merged[k]) for k in before if k != name)
+    assert any(k.startswith("posenet.") for k in merged) and any(k.startswith("meshnet.") for k in merged)
+    for k in merged:
+        assert torch.equal(merged[k], torch.zeros_like(before[k]) if k.startswith("posenet.") else before[k]), k
+    with pytest.raises(ValueError, match="init entries are a checkpoint path or"):
+        train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", "init=[{file: x.pt}]"]))
     save_checkpoint(tmp_path / "other.pt", {"model": {"unrelated.weight": torch.ones(1)}, **hashes})
     with pytest.raises(ValueError, match="shares no tensor"):
         train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", f"init={tmp_path / 'other.pt'}"]))
