@@ -180,7 +180,7 @@ def _initialise(model, path: str, prefix: str, hierarchy_hash: str, body_hash: s
     model.load_state_dict(matched, strict=False)
     left = sorted(set(own) - set(matched))
     logger.info("initialised %d of %d tensors from %s%s", len(matched), len(own), path,
-                f"; kept fresh: {', '.join(left)}" if left else "")
+                f"; not from it: {', '.join(left)}" if left else "")
 
 
 def resolve_model_config(spec) -> ModelConfig:
