@@ -62,26 +62,22 @@ def prior_inputs(num: int, seed: int = 0) -> dict[str, np.ndarray]:
     return inputs
 
 
-def posenet_keypoints(lifter: Lifter, keypoints: np.ndarray, layout: str, image_size) -> torch.Tensor:
-    """``(N, 52, 3)`` the PoseNet's own root-relative superset keypoints (metres) for the same input as ``lifter``."""
+def posenet_keypoints(lifter: Lifter, keypoints: np.ndarray, used: np.ndarray, layout: str) -> torch.Tensor:
+    """``(N, 52, 3)`` the PoseNet's own root-relative superset keypoints (metres), on the keypoints ``lifter`` used."""
     kp = torch.as_tensor(keypoints, dtype=torch.float32)
-    xy = kp[..., :2]
-    w, h = image_size  # Lifter ignores keypoints outside [-0.5, W - 0.5] x [-0.5, H - 0.5]
-    inside = (xy >= -0.5).all(-1) & (xy[..., 0] <= w - 0.5) & (xy[..., 1] <= h - 0.5)
-    kp = torch.cat([xy, torch.where(inside, kp[..., 2], 0.0)[..., None]], -1).to(lifter.device)
+    kp = torch.cat([kp[..., :2], torch.where(torch.as_tensor(used), kp[..., 2], 0.0)[..., None]], -1)
     with torch.inference_mode():
-        return lifter.model(*to_superset(kp, layout), mesh=False)["joints_posenet"].cpu()
+        return lifter.model(*to_superset(kp.to(lifter.device), layout), mesh=False)["joints_posenet"].cpu()
 
 
-def consistency(lifter: Lifter, inputs: dict[str, np.ndarray], K: np.ndarray,
-                image_size) -> dict[tuple[str, str], tuple[float, float, float]]:
+def consistency(lifter: Lifter, inputs: dict[str, np.ndarray], K: np.ndarray) -> dict[tuple[str, str], tuple[float, float, float]]:
     """``(layout_a, layout_b) -> (root-relative mm, placed mm, PoseNet mm)`` mean distances, over all samples.
 
     The first two are vertex distances between the meshes; the third is between
     the PoseNet's root-relative superset keypoints (where the disagreement starts).
     """
     results = {layout: lifter(kp, layout=layout, K=K) for layout, kp in inputs.items()}
-    lifted = {layout: posenet_keypoints(lifter, kp, layout, image_size) for layout, kp in inputs.items()}
+    lifted = {layout: posenet_keypoints(lifter, kp, results[layout].used, layout) for layout, kp in inputs.items()}
     out = {}
     for a, b in itertools.combinations(LAYOUTS, 2):
         ra, rb = results[a], results[b]
@@ -98,13 +94,13 @@ def main() -> None:
     parser.add_argument("--prior", type=int, default=0, help="also use this many pose-prior frames")
     args = parser.parse_args()
     lifter = Lifter.from_checkpoint(args.checkpoint) if args.checkpoint else Lifter.from_pretrained()
-    example = load_example()
+    K = load_example().K
     sets = [("example frame (CMU 06_01)", example_inputs())]
     if args.prior:
         sets.append((f"{args.prior} pose-prior frames", prior_inputs(args.prior)))
     print(f"model: {lifter}")
     for name, inputs in sets:
-        table = consistency(lifter, inputs, example.K, example.image_size)
+        table = consistency(lifter, inputs, K)
         print(f"\n{name}: mean vertex distance between the layouts' meshes (mm); PoseNet: between its keypoints")
         print(f"{'pair':<28}{'root-relative':>15}{'placed':>10}{'PoseNet':>10}")
         for (a, b), (rel, placed, posenet) in table.items():
