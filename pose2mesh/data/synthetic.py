@@ -124,6 +124,12 @@ class SyntheticBatches:
       camera coordinates.
     * ``K (B, 3, 3)``, ``R (B, 3, 3)``, ``t (B, 3)``, ``image_size (B, 2)``: the camera.
     * ``pose (B, J_rig-1, 3, 3)``, ``global_orient (B, 3, 3)``, ``betas (B, num_betas)``.
+
+    The 3D content of batch ``i`` (poses, bodies, cameras, so ``superset3d`` and
+    ``vertices``) depends on ``(seed, rank, i)`` and the pose, shape and camera
+    settings only, not on ``layout`` or ``corruption``: streams that differ in
+    those give the same samples seen by different detectors (layout-consistency
+    training pairs them).
     """
 
     def __init__(self, body: OpenBody, poses: PosePrior | None = None, config: SyntheticConfig | None = None,

@@ -28,6 +28,9 @@ class DataConfig:
         mix_limbs: per-limb pose mixing probability.
         shapes: body-shape distribution (``"mixed"``, ``"adults"``, ``"all"``; see
             :class:`pose2mesh.data.SyntheticConfig`); validation always uses adults.
+        pair_corruption: corruption of the second layout's samples in layout-consistency
+            training (``loss.consistency > 0``); None: ``corruption``. ``"none"``
+            compares the noisy first layout's prediction with that of exact keypoints.
         val_motion: folder of validation motion files (None: the pose prior with a fixed seed).
         val_size: validation samples.
     """
@@ -38,6 +41,7 @@ class DataConfig:
     num_betas: int = 16
     mix_limbs: float = 0.0
     shapes: str = "mixed"
+    pair_corruption: str | None = None
     val_motion: str | None = None
     val_size: int = 256
 
@@ -53,6 +57,12 @@ class LossConfig:
         joints_mesh: superset keypoints regressed from the predicted mesh.
         joints_posenet: PoseNet's lifted keypoints.
         edges_from_step: step from which the edge term is on (Pose2Mesh: from epoch 7).
+        consistency: layout consistency. When ``> 0`` every step also draws the
+            same samples (same poses, bodies and cameras) in a second layout of
+            ``data.layouts`` and adds the mean distance between the two
+            predictions (PoseNet keypoints, plus vertices in mesh steps; metres):
+            one model should give one body whatever the detector. Doubles the
+            samples per step; the other terms average over both halves.
     """
 
     vertices: float = 1.0
@@ -61,6 +71,7 @@ class LossConfig:
     joints_mesh: float = 1.0
     joints_posenet: float = 1.0
     edges_from_step: int = 0
+    consistency: float = 0.0
 
 
 @dataclass

@@ -34,8 +34,10 @@ from pose2mesh.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
-LOG_FIELDS = ("step", "layout", "loss", "vertices", "normals", "edges", "joints_mesh", "joints_posenet", "lr",
-              "samples_per_s")
+LOG_FIELDS = ("step", "layout", "loss", "vertices", "normals", "edges", "joints_mesh", "joints_posenet",
+              "consistency", "lr", "samples_per_s")
+#: The batch keys the losses use (the layout-independent ones: a paired batch concatenates them).
+PAIRED_KEYS = ("superset", "presence", "superset3d", "vertices")
 VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm", "val_posenet_mpjpe_mm")
 
 
@@ -66,8 +68,36 @@ def root_relative(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
     return batch["superset3d"] - root, batch["vertices"] - root
 
 
+def paired_layout(layouts: list[str], step: int) -> str:
+    """The second layout of ``step`` in consistency training (``loss.consistency > 0``).
+
+    Step ``s`` trains ``layouts[s % n]``; its partner cycles through the other
+    ``n - 1`` layouts in turn, so every ordered pair comes up once in ``n (n - 1)`` steps.
+    """
+    n = len(layouts)
+    if n < 2:
+        raise ValueError(f"layout consistency needs at least 2 layouts in data.layouts, got {layouts}")
+    return layouts[(step + 1 + (step // n) % (n - 1)) % n]
+
+
+def pair_batches(a: dict, b: dict) -> dict:
+    """One batch of ``2 B`` samples: ``a`` then ``b`` (the same samples in two layouts), marked ``paired``.
+
+    Only the layout-independent keys (:data:`PAIRED_KEYS`) are kept.
+    """
+    if not torch.equal(a["superset3d"], b["superset3d"]):
+        raise ValueError("a paired batch needs the same samples in both layouts (same stream index and seed)")
+    out = {k: torch.cat([a[k], b[k]]) for k in PAIRED_KEYS if k in a}
+    out["paired"] = True
+    return out
+
+
 def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Tensor, step: int) -> dict:
-    """Weighted loss terms (see :class:`pose2mesh.train.config.LossConfig`); ``total`` is their sum."""
+    """Weighted loss terms (see :class:`pose2mesh.train.config.LossConfig`); ``total`` is their sum.
+
+    A batch made by :func:`pair_batches` (``batch["paired"]``) adds the
+    ``consistency`` term between its two halves when ``loss.consistency > 0``.
+    """
     w = config.loss
     root = batch["superset3d"][:, :1]
     gt_joints = batch["superset3d"] - root
@@ -80,6 +110,9 @@ def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Ten
             terms["normals"] = losses.normal_loss(out["vertices"], gt_vertices, faces)
         if w.edges and step >= w.edges_from_step:
             terms["edges"] = losses.edge_loss(out["vertices"], gt_vertices, faces)
+    if w.consistency and batch.get("paired"):
+        keys = ("joints_posenet", "vertices") if "vertices" in terms else ("joints_posenet",)
+        terms["consistency"] = sum(losses.consistency_loss(*out[k].chunk(2)) for k in keys)
     terms["total"] = sum(getattr(w, k) * v for k, v in terms.items())
     return terms
 
@@ -197,6 +230,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         stop_after: stop once this many steps are done in total, without a final
             checkpoint, as a killed run would; used to test resuming.
     """
+    if config.loss.consistency:
+        paired_layout(config.data.layouts, 0)  # raises with fewer than 2 layouts
     rank, world = _distributed()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and world > 1:
@@ -240,13 +275,16 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=config.posenet_pretrain_steps > 0)
 
     prior = PosePrior.load(device=device)
-    streams = {
-        layout: SyntheticBatches(body, prior, SyntheticConfig(
-            batch_size=config.data.batch_size, layout=layout, corruption=config.data.corruption,
-            num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes),
-            seed=config.seed, rank=rank, world_size=world)
-        for layout in config.data.layouts
-    }
+    def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
+        return {layout: SyntheticBatches(body, prior, SyntheticConfig(
+                    batch_size=config.data.batch_size, layout=layout, corruption=corruption,
+                    num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes),
+                    seed=config.seed, rank=rank, world_size=world)
+                for layout in config.data.layouts}
+
+    streams = make_streams(config.data.corruption)
+    pair_corruption = config.data.pair_corruption or config.data.corruption
+    pair_streams = streams if pair_corruption == config.data.corruption else make_streams(pair_corruption)
     val_batches = make_validation(body, prior, config) if rank == 0 else []
     faces = body.faces
     meta = {"model_config": mcfg.to_dict(), "hierarchy_hash": hierarchy.content_hash(),
@@ -270,6 +308,10 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         if step == config.posenet_pretrain_steps > 0:
             best = float("inf")  # the best pre-training checkpoint was ranked by the PoseNet alone
         batch = streams[layout].batch(step, mesh=mesh)
+        if config.loss.consistency:
+            other = paired_layout(config.data.layouts, step)
+            batch = pair_batches(batch, pair_streams[other].batch(step, mesh=mesh))
+            layout = f"{layout}+{other}"
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
         with autocast:
             out = net(batch["superset"], batch["presence"], mesh=mesh)
@@ -286,7 +328,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
             tic = time.perf_counter()
             row = {"step": done, "layout": layout, "loss": f"{terms['total'].item():.6g}",
                    "lr": f"{scheduler.get_last_lr()[0]:.4g}",
-                   "samples_per_s": f"{config.log_every * config.data.batch_size * world / max(elapsed, 1e-9):.1f}"}
+                   "samples_per_s": f"{config.log_every * len(batch['superset']) * world / max(elapsed, 1e-9):.1f}"}
             row.update({k: f"{v.item():.6g}" for k, v in terms.items() if k != "total"})
             _append_csv(out_dir / "metrics.csv", LOG_FIELDS, row)
             if board is not None:

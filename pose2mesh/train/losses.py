@@ -31,6 +31,16 @@ def keypoint_loss(pred: Tensor, gt: Tensor, mask: Tensor | None = None) -> Tenso
 _topology_cache = WeakIdKeyDictionary()
 
 
+def consistency_loss(a: Tensor, b: Tensor) -> Tensor:
+    """Mean Euclidean distance between two predictions of the same points, ``(B, N, 3)`` each (metres).
+
+    For the same sample given in two detector layouts: zero when the two agree.
+    Gradients reach both predictions; the squared distance is clamped at 1e-30
+    before the square root (gradient 0, not NaN, where they agree exactly).
+    """
+    return ((a - b) ** 2).sum(-1).clamp_min(1e-30).sqrt().mean()
+
+
 def mesh_edges(faces: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """The mesh's unique edges and how the faces use them (cached per ``faces`` tensor).
 

@@ -185,3 +185,46 @@ def test_two_process_torchrun_stays_in_sync(tmp_path):
     sync = json.loads((out / "ddp_sync.json").read_text())
     assert sync["world_size"] == 2 and sync["param_checksums"][0] == sync["param_checksums"][1]
     assert (out / "last.pt").exists()
+
+
+def test_consistency_loss_is_the_mean_distance_with_finite_gradients():
+    a = torch.zeros(1, 2, 3, requires_grad=True)
+    b = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]])
+    assert torch.isclose(losses.consistency_loss(a, b), torch.tensor(2.5))  # (5 + 0) / 2
+    losses.consistency_loss(a, b).backward()
+    assert torch.isfinite(a.grad).all() and a.grad[0, 1].abs().max() == 0  # no NaN where they agree
+    assert torch.allclose(a.grad[0, 0], -b[0, 0] / 5 / 2)
+
+
+def test_paired_layouts_cover_every_ordered_pair():
+    from pose2mesh.train.loop import paired_layout
+
+    layouts = ["coco", "h36m", "mpii"]
+    pairs = [(layouts[s % 3], paired_layout(layouts, s)) for s in range(6)]
+    assert sorted(pairs) == sorted((a, b) for a in layouts for b in layouts if a != b)
+    with pytest.raises(ValueError, match="at least 2 layouts"):
+        paired_layout(["coco"], 0)
+
+
+def test_consistency_training_pairs_the_same_samples_in_two_layouts(tmp_path):
+    from pose2mesh.body.open_body import OpenBody
+    from pose2mesh.data.synthetic import SyntheticBatches, SyntheticConfig
+    from pose2mesh.train.loop import pair_batches, train
+
+    body = OpenBody.load()
+    a, b, c = (SyntheticBatches(body, config=SyntheticConfig(batch_size=3, layout=layout, corruption=corruption), seed=5)
+               for layout, corruption in (("coco", "detector"), ("h36m", "none"), ("coco", "detector")))
+    paired = pair_batches(a.batch(2, mesh=False), b.batch(2, mesh=False))
+    assert paired["paired"] and paired["superset"].shape == (6, 52, 2) and "vertices" not in paired
+    assert torch.equal(paired["superset3d"][:3], paired["superset3d"][3:])
+    assert not torch.equal(paired["presence"][:3], paired["presence"][3:])  # two layouts' keypoints
+    with pytest.raises(ValueError, match="same samples in both layouts"):
+        pair_batches(a.batch(2, mesh=False), c.batch(3, mesh=False))
+
+    run = train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'pair'}", "steps=2", "loss.consistency=0.5",
+                                              "data.pair_corruption=none"]))
+    with open(run / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["layout"] for r in rows] == ["coco+h36m", "h36m+coco"] and all(float(r["consistency"]) > 0 for r in rows)
+    with pytest.raises(ValueError, match="at least 2 layouts"):
+        train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'one'}", "loss.consistency=1", "data.layouts=[coco]"]))
