@@ -38,8 +38,9 @@ def test_every_experiment_config_is_valid(path):
     cfg = load_config(path)
     resolve_model_config(cfg.model)
     for layout in cfg.data.layouts:  # unknown layouts or corruptions raise here
-        SyntheticConfig(batch_size=cfg.data.batch_size, layout=layout, corruption=cfg.data.corruption,
-                        shapes=cfg.data.shapes)
+        for corruption in {cfg.data.corruption, cfg.data.pair_corruption or cfg.data.corruption}:
+            SyntheticConfig(batch_size=cfg.data.batch_size, layout=layout, corruption=corruption,
+                            shapes=cfg.data.shapes)
     assert 0 <= cfg.posenet_pretrain_steps <= cfg.steps
 
 
