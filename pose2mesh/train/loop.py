@@ -111,8 +111,8 @@ def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Ten
         if w.edges and step >= w.edges_from_step:
             terms["edges"] = losses.edge_loss(out["vertices"], gt_vertices, faces)
     if w.consistency and batch.get("paired"):
-        keys = ("joints_posenet", "vertices") if "vertices" in terms else ("joints_posenet",)
-        terms["consistency"] = sum(losses.consistency_loss(*out[k].chunk(2)) for k in keys)
+        terms["consistency"] = sum(losses.consistency_loss(*out[k].chunk(2)) for k in ("joints_posenet", "vertices")
+                                   if k in out)
     terms["total"] = sum(getattr(w, k) * v for k, v in terms.items())
     return terms
 

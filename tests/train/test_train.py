@@ -229,3 +229,21 @@ def test_consistency_training_pairs_the_same_samples_in_two_layouts(tmp_path):
     assert [r["layout"] for r in rows] == ["coco+h36m", "h36m+coco"] and all(float(r["consistency"]) > 0 for r in rows)
     with pytest.raises(ValueError, match="at least 2 layouts"):
         train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'one'}", "loss.consistency=1", "data.layouts=[coco]"]))
+
+
+def test_consistency_term_compares_the_halves_of_a_paired_batch():
+    from pose2mesh.train.loop import compute_losses
+
+    cfg = load_config(overrides=["loss.consistency=2.0"])
+    gt = {"superset3d": torch.randn(2, 52, 3).repeat(2, 1, 1), "vertices": torch.randn(2, 5, 3).repeat(2, 1, 1)}
+    out = {"joints_posenet": gt["superset3d"].clone(), "joints_mesh": gt["superset3d"].clone(),
+           "vertices": gt["vertices"].clone()}
+    out["vertices"][2:, :, 0] += 0.1  # the second layout's meshes 10 cm off, its keypoints equal
+    faces = torch.tensor([[0, 1, 2], [2, 3, 4]])
+    paired = compute_losses(out, {**gt, "paired": True}, cfg, faces, step=5)
+    single = compute_losses(out, gt, cfg, faces, step=5)
+    assert torch.isclose(paired["consistency"], torch.tensor(0.1)) and "consistency" not in single
+    assert torch.isclose(paired["total"] - single["total"], torch.tensor(2.0 * 0.1))
+    keypoints_only = compute_losses({"joints_posenet": out["joints_posenet"]}, {**gt, "paired": True},
+                                    load_config(overrides=["loss.consistency=1", "posenet_pretrain_steps=10"]), faces, 5)
+    assert keypoints_only["consistency"] < 1e-6  # PoseNet steps compare the PoseNet's keypoints only
