@@ -462,7 +462,7 @@ class Lifter:
         with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG state
             torch.manual_seed(seed)
             model = build_model(preset, load_hierarchy(asset_path(DEFAULT_FILE)), body.regressor_superset.float(),
-                                device=device)
+                                device=device, template=body.v_template)
         return cls(model, body, {"path": f"<untrained {preset}, seed {seed}>"})
 
     @property

@@ -1,7 +1,8 @@
 """Lift speed of the model presets, side by side: lifts/s, memory, checkpoint size, parameters, FLOPs.
 
-For the ``default``, ``paper`` and ``mlp`` presets (random weights: speed does not
-depend on their values), built with the shipped hierarchy and body regressor:
+For the ``default``, ``paper`` and ``mlp`` presets and ``shipped`` (the shipped
+model's config: ``default`` with keypoint anchoring) (random weights: speed does
+not depend on their values), built with the shipped hierarchy and body regressor:
 
 * lifts/s through the bare network (``torch.inference_mode``, eval) at batch
   1, 16 and 256 (and 4096 on CUDA): warm-up, then the median over repeats;
@@ -105,6 +106,23 @@ def load_assets(device: torch.device):
     return hierarchy, body
 
 
+def config_of(name: str):
+    """The :class:`ModelConfig` of a preset, or of the shipped model (``"shipped"``: the
+    ``default`` preset with keypoint anchoring, as stored in ``graphs/model_default.pt``)."""
+    if name != "shipped":
+        return model_config(name)
+    from pose2mesh.models import ModelConfig
+
+    ckpt = torch.load(asset_path("model_default.pt"), map_location="cpu", weights_only=True)
+    return ModelConfig(**ckpt["model_config"])
+
+
+def build(name: str, hierarchy, body, device: torch.device):
+    """A random-weight model of :func:`config_of` ``name``."""
+    return build_model(config_of(name), hierarchy, body.regressor_superset.float(), device=device,
+                       template=body.v_template)
+
+
 def random_keypoints(batch: int, device: torch.device, seed: int = 0):
     """Pixel superset keypoints ``(B, 52, 2)`` in a 500 px box and presence ``(B, 52)`` (~10 % absent)."""
     g = torch.Generator().manual_seed(seed)
@@ -206,7 +224,7 @@ def memory_child(name: str, batch: int, threads: int) -> None:
     torch.set_num_threads(threads)
     device = torch.device("cpu")
     hierarchy, body = load_assets(device)
-    model = build_model(name, hierarchy, body.regressor_superset.float(), device=device).eval()
+    model = build(name, hierarchy, body, device).eval()
     with torch.inference_mode():
         xy, presence = random_keypoints(batch, device)
         before = _rss_bytes()
@@ -259,7 +277,7 @@ def lifter_timer(name: str, model, hierarchy, body, device: torch.device, tmp: P
     from pose2mesh.train.checkpoint import save_checkpoint
 
     path = tmp / f"{name}.pt"
-    save_checkpoint(path, {"model_config": model_config(name).to_dict(), "hierarchy_hash": hierarchy.content_hash(),
+    save_checkpoint(path, {"model_config": config_of(name).to_dict(), "hierarchy_hash": hierarchy.content_hash(),
                            "body_hash": body.content_hash, "model": model.state_dict()})
     lifter = pose2mesh.Lifter.from_checkpoint(path, device=device)
 
@@ -286,7 +304,7 @@ def _network_call(net, batch: int, device: torch.device):
 def bench_config(name: str, args, device: torch.device, hierarchy, body, tmp: Path) -> dict:
     sync = _sync(device)
     torch.manual_seed(0)
-    model = build_model(name, hierarchy, body.regressor_superset.float(), device=device).eval()
+    model = build(name, hierarchy, body, device).eval()
     row = {"name": name, "params": count_parameters(model), "ckpt": checkpoint_bytes(model),
            "flops": flops_per_lift(model, device), "bare": {}, "lifter": {}}
     nets = {"bare": model} if "network" in args.parts else {}
@@ -318,7 +336,8 @@ def train_step(device: torch.device, hierarchy, body, args) -> dict:
     config = load_config(RECIPE)
     sync = _sync(device)
     torch.manual_seed(0)
-    model = build_model(resolve_model_config(config.model), hierarchy, body.regressor_superset.float(), device=device)
+    model = build_model(resolve_model_config(config.model), hierarchy, body.regressor_superset.float(), device=device,
+                        template=body.v_template)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     # the recipe's data settings, as the training loop passes them (the fields both dataclasses have)
@@ -365,7 +384,7 @@ def profile(name: str, batch: int, device: torch.device, hierarchy, body, rows: 
     """Print where a forward pass spends its time: per part of the network, and per operator (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile as tprofile, record_function
 
-    model = build_model(name, hierarchy, body.regressor_superset.float(), device=device).eval()
+    model = build(name, hierarchy, body, device).eval()
     xy, presence = random_keypoints(batch, device)
     groups = _profile_groups(model)
     handles = []
@@ -502,7 +521,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: %(default)s)")
-    parser.add_argument("--configs", nargs="+", default=["default", "paper", "mlp"], help="presets (default: %(default)s)")
+    parser.add_argument("--configs", nargs="+", default=["default", "paper", "mlp"],
+                        help="presets, or 'shipped' (the shipped model's config) (default: %(default)s)")
     parser.add_argument("--batch", type=int, nargs="+", default=None,
                         help="batch sizes (default: 1 16 256, plus 4096 on CUDA)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per cell, at most (default: %(default)s)")

@@ -185,7 +185,7 @@ def _train(args: argparse.Namespace) -> int:
 def _export_model(args: argparse.Namespace) -> int:
     from pose2mesh.models.checkpoint import export_model
 
-    out = export_model(args.checkpoint, args.out)
+    out = export_model(args.checkpoint, args.out, anchor=args.anchor)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", help="training checkpoint, e.g. runs/default/best.pt")
     export.add_argument("--out", default=str(assets_dir() / "model_default.pt"),
                         help="output .pt (default: the shipped model, %(default)s)")
+    export.add_argument("--anchor", type=float, default=None,
+                        help="keypoint-anchoring strength in [0, 1] to lift with (default: the checkpoint's; "
+                             "docs/models.md)")
     export.set_defaults(func=_export_model)
 
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a fixed-seed test set built from motion files")

@@ -109,18 +109,35 @@ def load_model(path: str | Path, device: torch.device | str | None = None, body=
     body = OpenBody.load(device=device) if body is None else body
     hierarchy = load_hierarchy(asset_path(DEFAULT_FILE))
     ckpt = load_checkpoint(path, hierarchy.content_hash(), body.content_hash, map_location=device or "cpu")
-    model = build_model(ModelConfig(**ckpt["model_config"]), hierarchy, body.regressor_superset.float(), device=device)
+    model = build_model(ModelConfig(**ckpt["model_config"]), hierarchy, body.regressor_superset.float(), device=device,
+                        template=body.v_template)
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 
 
-def export_model(src: str | Path, dst: str | Path) -> Path:
+def export_model(src: str | Path, dst: str | Path, anchor: float | None = None) -> Path:
     """Write the inference part of a training checkpoint (weights, config, asset hashes).
 
     Drops the optimiser, scheduler and RNG states (two thirds of a training
     checkpoint's size); the result loads with :func:`load_model` but cannot
     resume training.  Returns ``dst``.
+
+    Args:
+        src: training (or exported) checkpoint.
+        dst: output path.
+        anchor: set the model config's keypoint-anchoring strength
+            (:class:`pose2mesh.models.ModelConfig`; it has no weights, so a
+            model trained without it can lift with it); None keeps the source's.
+
+    Raises:
+        ValueError: ``anchor`` outside ``[0, 1]``.
     """
+    from pose2mesh.models.lifter import ModelConfig
+
     ckpt = load_checkpoint(src)
-    save_checkpoint(dst, {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt})
+    out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt}
+    if anchor is not None:
+        config = ModelConfig(**{**out["model_config"], "anchor": float(anchor)})  # validates
+        out["model_config"] = config.to_dict()
+    save_checkpoint(dst, out)
     return Path(dst)

@@ -15,6 +15,14 @@ Conventions
   - ``joints_mesh`` ``(B, S, 3)``: ``regressor_superset @ vertices`` (of the
     root-relative vertices; its pelvis row is 0 up to rounding).
 
+* Keypoint anchoring (``ModelConfig.anchor > 0``): the MeshNet's vertices are
+  moved towards the PoseNet's keypoints before re-rooting,
+  ``V += anchor * W (joints_posenet - regressor @ V)``, with fixed weights
+  ``W (V, S)``: per vertex a softmax over the superset keypoints of
+  ``-d^2 / (2 anchor_sigma^2)``, ``d`` the vertex-keypoint distance on the
+  body's template (metres). Each vertex thus follows the offsets of the
+  keypoints near it.
+
 Presets (:func:`build_model` / :func:`model_config`): ``"default"`` (fast
 graph model), ``"mlp"``, ``"paper"`` and ``"smoke"``; see ``docs/models.md``.
 """
@@ -38,6 +46,7 @@ __all__ = [
     "MLPPoseNetConfig",
     "ModelConfig",
     "Pose2MeshNet",
+    "anchor_weights",
     "build_model",
     "model_config",
     "count_parameters",
@@ -81,6 +90,10 @@ class ModelConfig:
         graph_posenet / mlp_posenet: arguments of the chosen PoseNet (the other is ignored).
         meshnet: :class:`MeshNetConfig`.
         layout: keypoint layout of the input (the canonical ``"superset"``).
+        anchor: keypoint anchoring strength in ``[0, 1]`` (0: off): the fraction of the
+            offset between the PoseNet's keypoints and the mesh's regressed keypoints
+            that is applied to the vertices near each keypoint (module docstring).
+        anchor_sigma: width (metres, on the template) of the anchoring weights.
     """
 
     posenet: str = "graph"
@@ -88,10 +101,16 @@ class ModelConfig:
     mlp_posenet: MLPPoseNetConfig = field(default_factory=MLPPoseNetConfig)
     meshnet: MeshNetConfig = field(default_factory=MeshNetConfig)
     layout: str = "superset"
+    anchor: float = 0.0
+    anchor_sigma: float = 0.03
 
     def __post_init__(self) -> None:
         if self.posenet not in POSENETS:
             raise ValueError(f"unknown posenet {self.posenet!r}; choose one of: {', '.join(POSENETS)}")
+        if not 0.0 <= self.anchor <= 1.0:
+            raise ValueError(f"anchor must be in [0, 1], got {self.anchor}")
+        if not self.anchor_sigma > 0:
+            raise ValueError(f"anchor_sigma must be positive (metres), got {self.anchor_sigma}")
         # nested mappings (from YAML / a checkpoint's to_dict()) -> the dataclasses
         if isinstance(self.graph_posenet, Mapping):
             self.graph_posenet = GraphPoseNetConfig(**self.graph_posenet)
@@ -172,6 +191,9 @@ class Pose2MeshNet(nn.Module):
         regressor: ``(S, V)`` superset keypoint regressor of the body
             (``body.regressor_superset``); kept as a (non-persistent) buffer.
         detach_posenet: stop the MeshNet's gradient into the PoseNet.
+        anchor: keypoint anchoring strength (0: off; module docstring).
+        anchor_weights: ``(V, S)`` anchoring weights (rows sum to 1), needed when
+            ``anchor > 0`` (:func:`anchor_weights`); a (non-persistent) buffer.
 
     Shape:
         - xy: :math:`(B, S, 2)` pixels, presence :math:`(B, S)`
@@ -180,15 +202,23 @@ class Pose2MeshNet(nn.Module):
           (root-relative metres, OpenCV axes)
     """
 
-    def __init__(self, posenet: nn.Module, meshnet: MeshNet, regressor: Tensor, detach_posenet: bool = False) -> None:
+    def __init__(self, posenet: nn.Module, meshnet: MeshNet, regressor: Tensor, detach_posenet: bool = False,
+                 anchor: float = 0.0, anchor_weights: Optional[Tensor] = None) -> None:
         super().__init__()
         s, v = meshnet.num_keypoints, meshnet.num_vertices
         if tuple(regressor.shape) != (s, v):
             raise ValueError(f"regressor must have shape (S, V) = ({s}, {v}), got {tuple(regressor.shape)}")
+        if anchor > 0 and (anchor_weights is None or tuple(anchor_weights.shape) != (v, s)):
+            got = None if anchor_weights is None else tuple(anchor_weights.shape)
+            raise ValueError(f"anchor > 0 needs anchor_weights of shape (V, S) = ({v}, {s}), got {got}")
         self.posenet = posenet
         self.meshnet = meshnet
         self.detach_posenet = bool(detach_posenet)
+        self.anchor = float(anchor)
         self.register_buffer("regressor", regressor.detach().to(torch.float32).clone(), persistent=False)
+        weights = anchor_weights.detach().to(torch.float32).clone() if anchor > 0 else None
+        self.register_buffer("anchor_weights", weights, persistent=False)
+        self.register_buffer("anchor_mixing", None if weights is None else self.regressor @ weights, persistent=False)
 
     def forward(self, xy: Tensor, presence: Tensor, mesh: bool = True) -> dict[str, Tensor]:
         """Lift; with ``mesh=False`` only the PoseNet runs (output: ``joints_posenet`` alone)."""
@@ -201,10 +231,52 @@ class Pose2MeshNet(nn.Module):
         verts = self.meshnet(norm, joints_in, presence)
         reg = self.regressor.to(verts.dtype)
         # (B, 3, V) @ (V, S) is one GEMM; reg @ verts broadcasts into B small products (3-4x slower on CPU)
+        if self.anchor_weights is not None:
+            return self._anchored(joints, joints_in, verts, reg)
         root = verts.transpose(1, 2) @ reg[ROOT_INDEX]  # (B, 3)
         verts = verts - root.unsqueeze(1)
         joints_mesh = (verts.transpose(1, 2) @ reg.T).transpose(1, 2)
         return {"joints_posenet": joints, "vertices": verts, "joints_mesh": joints_mesh}
+
+    def _anchored(self, joints: Tensor, joints_in: Tensor, verts: Tensor, reg: Tensor) -> dict[str, Tensor]:
+        """Keypoint anchoring and re-rooting as one vertex update (module docstring).
+
+        With ``o = joints_in - (R V - root(R V))`` the offsets, the anchored and
+        re-rooted mesh is ``V + W (anchor o - r)``, ``r`` the anchored mesh's
+        pelvis: the rows of ``W`` sum to 1, so ``W r`` moves every vertex by
+        ``r``. Its keypoints follow from the small ``(S, S)`` matrix ``R W``
+        without a second pass over the vertices. The ``(V, S) @ (S, 3B)`` product
+        writes the update in vertex-major order, which the add then reads in
+        3-float runs (a ``(B, 3, V)`` update read transposed was 8x slower at
+        batch 256 on CPU).
+        """
+        weights = self.anchor_weights.to(verts.dtype)  # (V, S)
+        mixed = self.anchor_mixing.to(verts.dtype)  # (S, S) = R W
+        b = verts.shape[0]
+        keypoints = (verts.transpose(1, 2) @ reg.T).transpose(1, 2)  # (B, S, 3)
+        offsets = joints_in - (keypoints - keypoints[:, ROOT_INDEX:ROOT_INDEX + 1])
+        root = keypoints[:, ROOT_INDEX:ROOT_INDEX + 1] + self.anchor * (mixed[ROOT_INDEX:ROOT_INDEX + 1] @ offsets)
+        shift = self.anchor * offsets - root  # (B, S, 3)
+        update = (weights @ shift.permute(1, 0, 2).reshape(-1, 3 * b)).view(-1, b, 3).permute(1, 0, 2)
+        joints_mesh = keypoints + mixed @ shift
+        return {"joints_posenet": joints, "vertices": verts + update, "joints_mesh": joints_mesh}
+
+
+def anchor_weights(template: Tensor, regressor: Tensor, sigma: float) -> Tensor:
+    """Keypoint-anchoring weights: per vertex, a softmax over the keypoints of ``-d^2 / (2 sigma^2)``.
+
+    Args:
+        template: ``(V, 3)`` template vertices (metres; any frame).
+        regressor: ``(S, V)`` keypoint regressor (keypoints = ``regressor @ template``).
+        sigma: width in metres.
+
+    Returns:
+        ``(V, S)`` float32 weights, each row summing to 1.
+    """
+    template = template.detach().to(torch.float64)
+    keypoints = regressor.detach().to(torch.float64) @ template
+    d2 = torch.cdist(template, keypoints) ** 2
+    return torch.softmax(-d2 / (2 * sigma**2), dim=1).to(torch.float32)
 
 
 def build_model(
@@ -212,6 +284,7 @@ def build_model(
     hierarchy: MeshHierarchy,
     regressor: Tensor,
     device: Optional[Union[str, torch.device]] = None,
+    template: Optional[Tensor] = None,
 ) -> Pose2MeshNet:
     """Build a :class:`Pose2MeshNet` from a config or a preset name.
 
@@ -220,8 +293,15 @@ def build_model(
         hierarchy: mesh hierarchy of the body (level 0 must have ``V`` nodes).
         regressor: ``(S, V)`` ``body.regressor_superset``.
         device: where to put the model (default CPU).
+        template: ``(V, 3)`` template vertices (``body.v_template``, metres); needed
+            when ``config.anchor > 0`` (:func:`anchor_weights`).
+
+    Raises:
+        ValueError: ``config.anchor > 0`` without a template.
     """
     cfg = model_config(config) if isinstance(config, str) else copy.deepcopy(config)
+    if cfg.anchor > 0 and template is None:
+        raise ValueError(f"the model config has anchor={cfg.anchor}: pass template=body.v_template to build_model")
     if cfg.posenet == "graph":
         g = cfg.graph_posenet
         posenet: nn.Module = GraphPoseNet(
@@ -232,7 +312,9 @@ def build_model(
         m = cfg.mlp_posenet
         posenet = MLPPoseNet(width=m.width, num_blocks=m.num_blocks, dropout=m.dropout, layout=cfg.layout)
     meshnet = MeshNet(cfg.meshnet, hierarchy, layout=cfg.layout)
-    model = Pose2MeshNet(posenet, meshnet, regressor, detach_posenet=cfg.meshnet.detach_posenet)
+    weights = anchor_weights(template, regressor, cfg.anchor_sigma) if cfg.anchor > 0 else None
+    model = Pose2MeshNet(posenet, meshnet, regressor, detach_posenet=cfg.meshnet.detach_posenet,
+                         anchor=cfg.anchor, anchor_weights=weights)
     model.config = cfg
     return model.to(device) if device is not None else model
 

@@ -243,7 +243,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     body = OpenBody.load(device=device)
     hierarchy = load_hierarchy(asset_path(DEFAULT_FILE))
     mcfg = resolve_model_config(config.model)
-    model = build_model(mcfg, hierarchy, body.regressor_superset.float(), device=device)
+    model = build_model(mcfg, hierarchy, body.regressor_superset.float(), device=device, template=body.v_template)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     start, best = 0, float("inf")

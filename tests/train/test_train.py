@@ -124,6 +124,14 @@ def test_export_model_keeps_weights_and_drops_training_state(tmp_path):
     shipped = load_checkpoint(tmp_path / "shipped.pt", "a" * 64, "b" * 64)
     assert torch.equal(shipped["model"]["w"], torch.arange(3.0)) and shipped["step"] == 7
     assert not {"optimizer", "scheduler", "rng"} & set(shipped)
+    assert "anchor" not in shipped["model_config"]  # None: the source's config, untouched
+    export_model(tmp_path / "train.pt", tmp_path / "anchored.pt", anchor=0.5)
+    anchored = load_checkpoint(tmp_path / "anchored.pt", "a" * 64, "b" * 64)
+    assert anchored["model_config"]["anchor"] == 0.5 and anchored["model_config"]["posenet"] == "graph"
+    assert torch.equal(anchored["model"]["w"], torch.arange(3.0))
+    with pytest.raises(ValueError, match=r"anchor must be in \[0, 1\]"):
+        export_model(tmp_path / "train.pt", tmp_path / "bad.pt", anchor=2.0)
+    assert not (tmp_path / "bad.pt").exists()
 
 
 def _losses(run: Path) -> dict[int, str]:
