@@ -140,6 +140,10 @@ class _FlopCorrections(TorchDispatchMode):
       ``2 * nnz * N``.
     * ``missing``: in-place ``addmm_`` products, absent from its table
       (the node-major convolution accumulates its K weight products with them).
+
+    A sparse CSR ``(V, V) @ (V, N)`` (the output smoothing, the anchoring
+    weights) reaches the dispatcher as ``aten.matmul`` with the CSR operand
+    first: counted the same way.
     """
 
     def __init__(self) -> None:
@@ -150,7 +154,7 @@ class _FlopCorrections(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         aten = torch.ops.aten
-        if func in (aten.mm.default, aten.addmm.default, aten.addmm_.default):
+        if func in (aten.mm.default, aten.addmm.default, aten.addmm_.default, aten.matmul.default):
             a, b = args[-2], args[-1]
             if a.layout != torch.strided:
                 true = 2 * a._nnz() * b.shape[1]

@@ -185,7 +185,7 @@ def _train(args: argparse.Namespace) -> int:
 def _export_model(args: argparse.Namespace) -> int:
     from pose2mesh.models.checkpoint import export_model
 
-    out = export_model(args.checkpoint, args.out, anchor=args.anchor)
+    out = export_model(args.checkpoint, args.out, anchor=args.anchor, smooth=args.smooth)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")
     return 0
 
@@ -202,15 +202,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     testset = make_test_set(args.motion, layout=args.layout, n=args.n, seed=args.seed, noise=args.noise,
                             missing=args.missing, device=device)
     rows = {}
+    body = load_body("default", device=device)
     for name, path in [("model", args.checkpoint)] + [tuple(b.split("=", 1)) for b in args.baseline]:
         model, _ = load_model(path, device=device)
         pred = predict(model, testset.keypoints, args.layout)
-        rows[name] = score(pred["joints"], pred["vertices"], testset)
+        rows[name] = score(pred["joints"], pred["vertices"], testset, body.faces)
         if args.fitting and name == "model":
-            pred = predict_fitting(model, testset.keypoints, args.layout, load_body("default", device=device))
-            rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset)
-    reference = SyntheticBatches(load_body("default", device=device), config=SyntheticConfig(batch_size=256), seed=99).batch(0)
-    rows["mean pose (trivial)"] = score(*mean_pose_baseline(testset, reference), testset)
+            pred = predict_fitting(model, testset.keypoints, args.layout, body)
+            rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset, body.faces)
+    reference = SyntheticBatches(body, config=SyntheticConfig(batch_size=256), seed=99).batch(0)
+    rows["mean pose (trivial)"] = score(*mean_pose_baseline(testset, reference), testset, body.faces)
     json_path, md_path = write_report(rows, args.out, testset.meta)
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
@@ -291,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--anchor", type=float, default=None,
                         help="keypoint-anchoring strength in [0, 1] to lift with (default: the checkpoint's; "
                              "docs/models.md)")
+    export.add_argument("--smooth", type=int, default=None,
+                        help="Laplacian smoothing iterations of the output mesh (default: the checkpoint's; docs/models.md)")
     export.set_defaults(func=_export_model)
 
     ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a fixed-seed test set built from motion files")

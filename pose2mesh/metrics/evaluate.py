@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 
 from pose2mesh import joints as _joints
-from pose2mesh.metrics.pose import mpjpe, mpvpe, pa_mpjpe, pa_mpvpe, per_part_errors
+from pose2mesh.metrics.pose import mpjpe, mpvpe, normal_error, pa_mpjpe, pa_mpvpe, per_part_errors
 
-METRICS = ("mpjpe", "pa_mpjpe", "mpvpe", "pa_mpvpe")
+METRICS = ("mpjpe", "pa_mpjpe", "mpvpe", "pa_mpvpe", "normal_deg")
+_HEADERS = ("MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "normals (deg)")
 
 
 @torch.no_grad()
@@ -76,13 +77,15 @@ def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_siz
     return {"joints": fit.joints.cpu(), "vertices": fit.vertices.cpu()}
 
 
-def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset) -> dict[str, float]:
+def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset, faces=None) -> dict[str, float]:
     """Errors (mm) of root-relative superset predictions against a test set.
 
     Args:
         pred_joints: ``(N, S, 3)`` superset keypoints (root-relative metres).
         pred_vertices: ``(N, V, 3)`` vertices (root-relative metres).
         testset: the :class:`pose2mesh.data.TestSet`.
+        faces: ``(F, 3)`` mesh faces; given, the result also holds
+            ``normal_deg`` (:func:`pose2mesh.metrics.normal_error`, degrees).
     """
     root = testset.superset3d[:, :1].cpu()
     gt_layout = testset.joints3d.cpu() - root
@@ -95,6 +98,8 @@ def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset) -> di
         "mpvpe": mpvpe(pred_vertices, gt_vertices).mean().item(),
         "pa_mpvpe": pa_mpvpe(pred_vertices, gt_vertices).mean().item(),
     }
+    if faces is not None:
+        res["normal_deg"] = normal_error(pred_vertices, gt_vertices, faces).mean().item()
     names = _joints.get_layout("superset").names
     parts = per_part_errors(pred_joints, testset.superset3d.cpu() - root, names)
     res.update({f"part_{k}": v.mean().item() for k, v in parts.items()})
@@ -120,17 +125,18 @@ def write_report(rows: dict[str, dict[str, float]], out_dir: str | Path, meta: d
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"
     json_path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
     parts = sorted({k for r in rows.values() for k in r if k.startswith("part_")})
-    header = ["method", "MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE"] + [p[5:] for p in parts]
+    metrics = [m for m in METRICS if any(m in r for r in rows.values())]
+    header = ["method"] + [_HEADERS[METRICS.index(m)] for m in metrics] + [p[5:] for p in parts]
     lines = [
         f"Test set: {meta.get('n')} samples, layout {meta.get('layout')}, noise {meta.get('noise')}, "
         f"missing {meta.get('missing')}, seed {meta.get('seed')}, motion `{meta.get('motion_dir')}`. Errors in mm "
-        "(root-relative; per-part columns are superset MPJPE).",
+        "(root-relative; per-part columns are superset MPJPE); normals: mean angle between face normals.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
     for name, r in rows.items():
-        values = [r.get(m) for m in METRICS] + [r.get(p) for p in parts]
+        values = [r.get(m) for m in metrics] + [r.get(p) for p in parts]
         lines.append("| " + " | ".join([name] + [("-" if v is None else f"{v:.1f}") for v in values]) + " |")
     md_path.write_text("\n".join(lines) + "\n")
     return json_path, md_path

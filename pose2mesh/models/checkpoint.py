@@ -17,6 +17,8 @@ A checkpoint is a dict of tensors and plain Python values only:
 """
 from __future__ import annotations
 
+import copy
+
 import os
 from pathlib import Path
 
@@ -115,7 +117,7 @@ def load_model(path: str | Path, device: torch.device | str | None = None, body=
     return model.eval(), ckpt
 
 
-def export_model(src: str | Path, dst: str | Path, anchor: float | None = None) -> Path:
+def export_model(src: str | Path, dst: str | Path, anchor: float | None = None, smooth: int | None = None) -> Path:
     """Write the inference part of a training checkpoint (weights, config, asset hashes).
 
     Drops the optimiser, scheduler and RNG states (two thirds of a training
@@ -128,16 +130,22 @@ def export_model(src: str | Path, dst: str | Path, anchor: float | None = None) 
         anchor: set the model config's keypoint-anchoring strength
             (:class:`pose2mesh.models.ModelConfig`; it has no weights, so a
             model trained without it can lift with it); None keeps the source's.
+        smooth: set the MeshNet's output smoothing iterations
+            (:class:`pose2mesh.models.MeshNetConfig`, no weights either); None keeps the source's.
 
     Raises:
-        ValueError: ``anchor`` outside ``[0, 1]``.
+        ValueError: ``anchor`` outside ``[0, 1]``, ``smooth`` negative.
     """
     from pose2mesh.models.lifter import ModelConfig
 
     ckpt = load_checkpoint(src)
     out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt}
-    if anchor is not None:
-        config = ModelConfig(**{**out["model_config"], "anchor": float(anchor)})  # validates
-        out["model_config"] = config.to_dict()
+    if anchor is not None or smooth is not None:
+        config = ModelConfig(**copy.deepcopy(out["model_config"]))
+        if anchor is not None:
+            config.anchor = float(anchor)
+        if smooth is not None:
+            config.meshnet.smooth = int(smooth)
+        out["model_config"] = ModelConfig(**config.to_dict()).to_dict()  # validates
     save_checkpoint(dst, out)
     return Path(dst)

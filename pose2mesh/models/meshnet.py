@@ -37,9 +37,12 @@ straightforward formulation up to float rounding (tested against it in
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+import scipy.sparse
 import torch
 from torch import Tensor, nn
 
@@ -81,6 +84,10 @@ class MeshNetConfig:
             the per-vertex refinement (only when ``output_level > 0``).
         norm: ``"layer"``, ``"batch"`` or ``"none"``.
         detach_posenet: stop the MeshNet's gradient into the PoseNet's 3D.
+        smooth: iterations of uniform Laplacian smoothing of the output mesh
+            (each moves every vertex half-way to the mean of its mesh
+            neighbours; :func:`smoothing_operator`), 0 = none. No weights: a
+            trained model can be exported with it.
     """
 
     coarsest: int = 7
@@ -94,6 +101,7 @@ class MeshNetConfig:
     refine_channels: int = 16
     norm: str = "layer"
     detach_posenet: bool = False
+    smooth: int = 0
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -111,6 +119,38 @@ class MeshNetConfig:
             )
         if not self.joint_channels:
             raise ValueError("joint_channels needs at least one width")
+        if not (isinstance(self.smooth, int) and self.smooth >= 0):
+            raise ValueError(f"smooth must be a non-negative int (iterations), got {self.smooth!r}")
+
+
+def smoothing_operator(hierarchy: MeshHierarchy, iterations: int = 1) -> Tensor:
+    """``S^iterations`` as a sparse CSR ``(V_0, V_0)`` float32 tensor, ``S = (I + D^-1 A) / 2``.
+
+    ``A`` is the mesh graph (level 0 of ``hierarchy``), ``D`` its degrees: one
+    application moves every vertex half-way to the mean of its neighbours.
+    Rows sum to 1, so translations pass unchanged. The support grows by one
+    ring per iteration (~7, 19, 37, 61 entries per row for 1-4 iterations on a
+    triangle mesh); :class:`MeshNet` applies ``S`` itself ``smooth`` times,
+    which at batch 1 is faster than one product with the denser power (the
+    one-ring matrix, ~1 MB, stays in cache). CSR: at batch 1 the COO product
+    took 20x longer on CPU.
+    """
+    level = hierarchy.levels[0]
+    v = level.num_nodes
+    adjacency = scipy.sparse.csr_matrix(
+        (np.ones(level.edge_index.shape[1]), (level.edge_index[0], level.edge_index[1])), shape=(v, v))
+    degree = np.asarray(adjacency.sum(1)).ravel()
+    step = 0.5 * (scipy.sparse.identity(v, format="csr") + scipy.sparse.diags(1.0 / np.maximum(degree, 1)) @ adjacency)
+    op = scipy.sparse.identity(v, format="csr")
+    for _ in range(iterations):
+        op = op @ step
+    op = op.tocsr()
+    op.sort_indices()
+    with warnings.catch_warnings():  # torch calls its CSR support "beta": an internal detail here
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(torch.from_numpy(op.indptr.astype(np.int64)),
+                                       torch.from_numpy(op.indices.astype(np.int64)),
+                                       torch.from_numpy(op.data.astype(np.float32)), (v, v), check_invariants=True)
 
 
 class MeshNet(nn.Module):
@@ -151,6 +191,8 @@ class MeshNet(nn.Module):
         for l in range(cfg.output_level):
             to_output = getattr(self, f"unpool_index_{l}")[to_output]
         self.register_buffer("vertex_to_output", to_output, persistent=False)
+        smoothing = smoothing_operator(hierarchy) if cfg.smooth > 0 else None
+        self.register_buffer("smoothing", smoothing, persistent=False)
         # samples per chunk of an eval-mode forward pass (see forward): the
         # widest level's (V, chunk * F) features hold about _EVAL_CHUNK_ELEMENTS
         widest = max(hierarchy.num_nodes[l] * c for l, c in zip(self.levels, cfg.channels))
@@ -260,6 +302,13 @@ class MeshNet(nn.Module):
             feats = self.to_refine(x).index_select(0, index)
             base = verts.index_select(0, index) + self.refine_bias.unsqueeze(1)
             verts = torch.baddbmm(base, feats, self.refine_weight)
+        if self.smoothing is not None:
+            # node-major (V, B, 3) is the layout the sparse product wants
+            v, op = verts.shape[0], self.smoothing.to(verts.dtype)
+            flat = verts.reshape(v, -1)
+            for _ in range(cfg.smooth):
+                flat = op @ flat
+            verts = flat.view(v, b, 3)
         return verts.transpose(0, 1).contiguous()
 
     def extra_repr(self) -> str:

@@ -50,7 +50,7 @@ def transform(points, R, s, t):
 # ---------------------------------------------------------------------------
 def test_public_surface():
     assert sorted(metrics_api.__all__) == sorted([
-        "M_TO_MM", "KEYPOINT_PARTS", "mpjpe", "umeyama", "pa_mpjpe", "mpvpe", "pa_mpvpe",
+        "M_TO_MM", "KEYPOINT_PARTS", "mpjpe", "umeyama", "pa_mpjpe", "mpvpe", "pa_mpvpe", "normal_error",
         "per_part_errors", "summarize",
     ])
     for name in metrics_api.__all__:
@@ -386,3 +386,42 @@ def test_summarize_means_over_batches():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shape"):
         mpjpe(torch.zeros(3, 3), torch.zeros(4, 3))
+
+
+def test_normal_error_golden_values(dtype):
+    from pose2mesh.metrics import normal_error
+
+    tri = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=dtype)  # normal +z
+    faces = torch.tensor([[0, 1, 2]])
+    # same triangle, translated and scaled: 0 degrees
+    assert normal_error(tri * 3 + 1, tri, faces).item() == pytest.approx(0.0, abs=1e-3)
+    # rotated 90 degrees about x: normal -> -y (or +y): 90 degrees
+    rot = roma.rotvec_to_rotmat(torch.tensor([math.pi / 2, 0.0, 0.0], dtype=dtype))
+    assert normal_error(tri @ rot.T, tri, faces).item() == pytest.approx(90.0, abs=1e-3)
+    # vertex order reversed (face flipped): 180 degrees
+    assert normal_error(tri[[0, 2, 1]], tri, faces).item() == pytest.approx(180.0, abs=1e-2)
+    # mean over faces, batched: one face right, one at 90 degrees -> 45
+    quad = torch.cat([tri, tri @ rot.T + 5])
+    faces2 = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    gt = torch.cat([tri, tri + 5])
+    out = normal_error(torch.stack([quad, gt]), torch.stack([gt, gt]), faces2)
+    assert out.shape == (2,) and out[0].item() == pytest.approx(45.0, abs=1e-3) and out[1].item() == pytest.approx(0.0, abs=1e-3)
+    # degenerate predicted face: 90 degrees, not NaN
+    assert normal_error(torch.zeros(3, 3, dtype=dtype), tri, faces).item() == pytest.approx(90.0)
+    with pytest.raises(ValueError, match=r"faces must have shape \(F, 3\)"):
+        normal_error(tri, tri, torch.tensor([0, 1, 2]))
+
+
+def test_normal_error_sees_surface_noise_that_mpvpe_barely_does():
+    from pose2mesh.metrics import normal_error
+
+    g = torch.Generator().manual_seed(0)
+    n = 20  # a flat 20 x 20 grid, 1 cm spacing
+    u, v = torch.meshgrid(torch.arange(n, dtype=torch.float64), torch.arange(n, dtype=torch.float64), indexing="ij")
+    grid = torch.stack([u, v, torch.zeros_like(u)], -1).reshape(-1, 3) * 0.01
+    idx = torch.arange(n * n).reshape(n, n)
+    faces = torch.cat([torch.stack([idx[:-1, :-1], idx[1:, :-1], idx[:-1, 1:]], -1).reshape(-1, 3),
+                       torch.stack([idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]], -1).reshape(-1, 3)])
+    noisy = grid + torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64) * 0.002 * torch.randn(n * n, 1, generator=g, dtype=torch.float64)
+    assert mpvpe(noisy, grid).item() < 2.0  # 2 mm of depth noise: under 2 mm MPVPE
+    assert normal_error(noisy, grid, faces).item() > 15.0  # but the normals tilt by tens of degrees

@@ -26,6 +26,10 @@ def test_weights_are_local_and_sum_to_one(template, regressor):
     keypoints = regressor.double() @ template.double()
     nearest = torch.cdist(keypoints.float(), template).argmin(1)  # (S,) vertex nearest each keypoint
     assert (w[nearest].argmax(1) == torch.arange(regressor.shape[0])).float().mean() > 0.9
+    # negligible weights are dropped (the product stays cheap), and the rest renormalised
+    assert (w > 0).sum(1).float().mean() < 10 and w[w > 0].min() >= 1e-3
+    dense = anchor_weights(template, regressor, sigma=0.03, min_weight=0.0)
+    assert (dense > 0).sum() > 2 * (w > 0).sum() and (w - dense).abs().sum(1).max() < 0.05
     # a wider kernel spreads the weight
     assert anchor_weights(template, regressor, sigma=0.2).max(1).values.mean() < w.max(1).values.mean()
 

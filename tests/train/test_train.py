@@ -131,6 +131,11 @@ def test_export_model_keeps_weights_and_drops_training_state(tmp_path):
     assert torch.equal(anchored["model"]["w"], torch.arange(3.0))
     with pytest.raises(ValueError, match=r"anchor must be in \[0, 1\]"):
         export_model(tmp_path / "train.pt", tmp_path / "bad.pt", anchor=2.0)
+    export_model(tmp_path / "anchored.pt", tmp_path / "smoothed.pt", smooth=2)
+    smoothed = load_checkpoint(tmp_path / "smoothed.pt", "a" * 64, "b" * 64)
+    assert smoothed["model_config"]["meshnet"]["smooth"] == 2 and smoothed["model_config"]["anchor"] == 0.5
+    with pytest.raises(ValueError, match="smooth must be a non-negative int"):
+        export_model(tmp_path / "train.pt", tmp_path / "bad.pt", smooth=-1)
     assert not (tmp_path / "bad.pt").exists()
 
 
