@@ -64,10 +64,12 @@ def test_anchoring_needs_a_template_and_a_valid_strength(hierarchy, regressor):
         ModelConfig(anchor=0.5, anchor_sigma=0.0)
 
 
-def test_anchoring_trains(hierarchy, regressor, template, keypoints):
-    """Gradients reach the PoseNet through the anchoring offsets, and the MeshNet."""
+def test_anchoring_and_smoothing_train(hierarchy, regressor, template, keypoints):
+    """Gradients reach the PoseNet through the anchoring offsets, and the MeshNet through the smoothing."""
     xy, p = keypoints
-    model = build_model(_smoke(0.5), hierarchy, regressor, template=template).train()
+    cfg = _smoke(0.5)
+    cfg.meshnet.smooth = 2
+    model = build_model(cfg, hierarchy, regressor, template=template).train()
     out = model(xy, p)
     out["vertices"].abs().mean().backward()
     for name in ("posenet", "meshnet"):
