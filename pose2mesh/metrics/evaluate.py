@@ -77,7 +77,8 @@ def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_siz
     return {"joints": fit.joints.cpu(), "vertices": fit.vertices.cpu()}
 
 
-def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset, faces=None) -> dict[str, float]:
+def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset,
+          faces: torch.Tensor | None = None) -> dict[str, float]:
     """Errors (mm) of root-relative superset predictions against a test set.
 
     Args:

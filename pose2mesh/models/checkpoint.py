@@ -18,7 +18,6 @@ A checkpoint is a dict of tensors and plain Python values only:
 from __future__ import annotations
 
 import copy
-
 import os
 from pathlib import Path
 
