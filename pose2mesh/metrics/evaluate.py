@@ -15,8 +15,8 @@ import torch
 from pose2mesh import joints as _joints
 from pose2mesh.metrics.pose import mpjpe, mpvpe, normal_error, pa_mpjpe, pa_mpvpe, per_part_errors
 
-METRICS = ("mpjpe", "pa_mpjpe", "mpvpe", "pa_mpvpe", "normal_deg")
-_HEADERS = ("MPJPE", "PA-MPJPE", "MPVPE", "PA-MPVPE", "normals (deg)")
+#: report columns: result key -> table header
+METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe": "PA-MPVPE", "normal_deg": "normals (deg)"}
 
 
 @torch.no_grad()
@@ -127,7 +127,7 @@ def write_report(rows: dict[str, dict[str, float]], out_dir: str | Path, meta: d
     json_path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2))
     parts = sorted({k for r in rows.values() for k in r if k.startswith("part_")})
     metrics = [m for m in METRICS if any(m in r for r in rows.values())]
-    header = ["method"] + [_HEADERS[METRICS.index(m)] for m in metrics] + [p[5:] for p in parts]
+    header = ["method"] + [METRICS[m] for m in metrics] + [p[5:] for p in parts]
     lines = [
         f"Test set: {meta.get('n')} samples, layout {meta.get('layout')}, noise {meta.get('noise')}, "
         f"missing {meta.get('missing')}, seed {meta.get('seed')}, motion `{meta.get('motion_dir')}`. Errors in mm "
