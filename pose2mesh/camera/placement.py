@@ -164,16 +164,23 @@ def _check(points3d: Tensor, keypoints2d: Tensor, weights: Tensor | None, K: Ten
 
 
 def _normalised(uv: Tensor, K: Tensor) -> Tensor:
-    """``(..., J, 2)`` pixels -> normalised image coordinates ``K^-1 (u, v, 1)`` (first two)."""
-    homog = torch.cat([uv, torch.ones_like(uv[..., :1])], -1)
-    n = torch.linalg.solve(K, homog.transpose(-1, -2)).transpose(-1, -2)
-    return n[..., :2] / n[..., 2:3]
+    """``(B, J, 2)`` pixels -> normalised image coordinates ``K^-1 (u, v, 1)`` (first two).
+
+    ``K (B, 3, 3)`` with last row ``[0, 0, 1]``: the 2x2 block is inverted in
+    closed form (a batched ``linalg.solve`` costs more than the rest at batch 1).
+    """
+    a, b, c, d = K[:, 0, 0, None], K[:, 0, 1, None], K[:, 1, 0, None], K[:, 1, 1, None]
+    du, dv = uv[..., 0] - K[:, 0, 2, None], uv[..., 1] - K[:, 1, 2, None]
+    det = a * d - b * c
+    return torch.stack([(d * du - b * dv) / det, (a * dv - c * du) / det], -1)
 
 
-def _weighted_cost(p: Tensor, t: Tensor, uv: Tensor, w: Tensor, K: Tensor) -> Tensor:
-    """``sum_i w_i ||proj(K (p_i + t)) - uv_i||^2`` per sample, pixels squared."""
-    r = project_points(p + t[..., None, :], K) - uv
-    return (w * (r * r).sum(-1)).sum(-1)
+def _residuals(p: Tensor, t: Tensor, uv: Tensor, w: Tensor, K: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Placed points ``q = p + t``, pixel residuals ``proj(K q) - uv`` and the
+    per-sample cost ``sum_i w_i ||residual_i||^2`` (pixels squared)."""
+    q = p + t[..., None, :]
+    r = project_points(q, K) - uv
+    return q, r, (w * (r * r).sum(-1)).sum(-1)
 
 
 def _min_depth(p: Tensor, t: Tensor, w: Tensor) -> Tensor:
@@ -264,7 +271,7 @@ def solve_translation(
         t = torch.where(ok[:, None], t, weak)
 
     # 3. Levenberg-Marquardt on the weighted pixel error
-    cost = _weighted_cost(p, t, uv, w, K)
+    q, r, cost = _residuals(p, t, uv, w, K)
     # Trust region on the depth: with inconsistent input (e.g. two keypoints
     # whose 2D order contradicts the 3D pose) the pixel error can decrease all
     # the way to infinite depth; the refinement only polishes the start.
@@ -275,9 +282,7 @@ def solve_translation(
     w2 = torch.cat([w, w], -1)  # weights of the u rows, then the v rows
     converged = torch.zeros_like(cost, dtype=torch.bool)
     for _ in range(int(refine_steps)):
-        q = p + t[:, None]
         z = q[..., 2].clamp_min(min_depth)
-        r = project_points(q, K) - uv  # (B, J, 2) pixels
         # d(pixels)/dt of u = (k00 x + k01 y) / z + k02 and v = (k10 x + k11 y) / z + k12, stacked (B, 2J, 3)
         x, y = q[..., 0], q[..., 1]
         ju = torch.stack([k00 / z, k01 / z, -(k00 * x + k01 * y) / z**2], -1)
@@ -290,13 +295,15 @@ def solve_translation(
         step, info = torch.linalg.solve_ex(H + torch.diag_embed(lam[:, None] * diag + 1e-12), -g)
         step = torch.where((info == 0)[:, None] & torch.isfinite(step), step, torch.zeros_like(step))
         trial = t + step
-        new_cost = _weighted_cost(p, trial, uv, w, K)
+        new_q, new_r, new_cost = _residuals(p, trial, uv, w, K)
         depth = trial[:, 2] + z_mean
         accept = (new_cost < cost) & (_min_depth(p, trial, w) > min_depth) & (depth < 2 * depth0) & (depth > 0.5 * depth0)
         # a sample has converged once a step taken with light damping moved it by < 1 micrometre
         # (later steps of a converged sample are rejected: they cannot lower the cost)
         converged |= accept & (step.abs().amax(-1) < 1e-6) & (lam <= 1e-2)
         t = torch.where(accept[:, None], trial, t)
+        q = torch.where(accept[:, None, None], new_q, q)
+        r = torch.where(accept[:, None, None], new_r, r)
         cost = torch.where(accept, new_cost, cost)
         lam = torch.where(accept, lam * 0.1, lam * 10.0).clamp(1e-9, 1e9)
         if bool(converged.all()):

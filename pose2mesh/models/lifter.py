@@ -217,6 +217,11 @@ class Pose2MeshNet(nn.Module):
         self.detach_posenet = bool(detach_posenet)
         self.anchor = float(anchor)
         self.register_buffer("regressor", regressor.detach().to(torch.float32).clone(), persistent=False)
+        # The regressors touch few vertices (~900 of 12,272 for the open body): regressing from those
+        # alone reads ~1/14 of the dense (S, V) matrix, ~10x faster than the dense product on CPU.
+        used = torch.nonzero(self.regressor.ne(0).any(0)).flatten()
+        self.register_buffer("regressor_vertices", used, persistent=False)
+        self.register_buffer("regressor_used", self.regressor[:, used].contiguous(), persistent=False)
         weights = anchor_weights.detach().to(torch.float32).clone() if anchor > 0 else None
         # few non-zeros per row (anchor_weights drops the negligible ones): CSR for the product
         self.register_buffer("anchor_weights", None if weights is None else weights.to_sparse_csr(), persistent=False)
@@ -231,16 +236,22 @@ class Pose2MeshNet(nn.Module):
             return {"joints_posenet": joints}
         joints_in = joints.detach() if self.detach_posenet else joints
         verts = self.meshnet(norm, joints_in, presence)
-        reg = self.regressor.to(verts.dtype)
-        # (B, 3, V) @ (V, S) is one GEMM; reg @ verts broadcasts into B small products (3-4x slower on CPU)
         if self.anchor_weights is not None:
-            return self._anchored(joints, joints_in, verts, reg)
-        root = verts.transpose(1, 2) @ reg[ROOT_INDEX]  # (B, 3)
-        verts = verts - root.unsqueeze(1)
-        joints_mesh = (verts.transpose(1, 2) @ reg.T).transpose(1, 2)
-        return {"joints_posenet": joints, "vertices": verts, "joints_mesh": joints_mesh}
+            return self._anchored(joints, joints_in, verts)
+        root = self.regress(verts)[:, ROOT_INDEX:ROOT_INDEX + 1]  # (B, 1, 3)
+        verts = verts - root
+        return {"joints_posenet": joints, "vertices": verts, "joints_mesh": self.regress(verts)}
 
-    def _anchored(self, joints: Tensor, joints_in: Tensor, verts: Tensor, reg: Tensor) -> dict[str, Tensor]:
+    def regress(self, verts: Tensor) -> Tensor:
+        """Superset keypoints of meshes, ``regressor @ verts``: ``(B, V, 3) -> (B, S, 3)`` (units of ``verts``).
+
+        Only the vertices the regressor uses are read (``regressor_vertices``).
+        """
+        reg = self.regressor_used.to(verts.dtype)  # (S, U)
+        # (B, 3, U) @ (U, S) is one GEMM; reg @ verts broadcasts into B small products (3-4x slower on CPU)
+        return (verts[:, self.regressor_vertices].transpose(1, 2) @ reg.T).transpose(1, 2)
+
+    def _anchored(self, joints: Tensor, joints_in: Tensor, verts: Tensor) -> dict[str, Tensor]:
         """Keypoint anchoring and re-rooting as one vertex update (module docstring).
 
         With ``o = joints_in - (R V - root(R V))`` the offsets, the anchored and
@@ -255,7 +266,7 @@ class Pose2MeshNet(nn.Module):
         weights = self.anchor_weights.to(verts.dtype)  # (V, S)
         mixed = self.anchor_mixing.to(verts.dtype)  # (S, S) = R W
         b = verts.shape[0]
-        keypoints = (verts.transpose(1, 2) @ reg.T).transpose(1, 2)  # (B, S, 3)
+        keypoints = self.regress(verts)  # (B, S, 3)
         offsets = joints_in - (keypoints - keypoints[:, ROOT_INDEX:ROOT_INDEX + 1])
         root = keypoints[:, ROOT_INDEX:ROOT_INDEX + 1] + self.anchor * (mixed[ROOT_INDEX:ROOT_INDEX + 1] @ offsets)
         shift = self.anchor * offsets - root  # (B, S, 3)

@@ -30,6 +30,9 @@ def test_shapes_root_relative_and_repr(models, regressor, keypoints, name):
     pelvis = regressor[0] @ out["vertices"]  # the mesh's own pelvis is the origin
     assert pelvis.abs().max() < 1e-5
     assert out["joints_mesh"][:, 0].abs().max() < 1e-5
+    # joints_mesh reads only the vertices the regressor uses: the same as the dense product
+    assert torch.allclose(out["joints_mesh"], regressor @ out["vertices"], atol=1e-6)
+    assert len(model.regressor_vertices) < v / 5
     assert torch.equal(out["joints_posenet"][:, 0], torch.zeros(4, 3))
     print(f"\n{name}: {count_parameters(model)} parameters "
           f"(PoseNet {count_parameters(model.posenet)}, MeshNet {count_parameters(model.meshnet)})\n{model}")
