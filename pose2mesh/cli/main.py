@@ -177,7 +177,10 @@ def _train(args: argparse.Namespace) -> int:
     from pose2mesh.train.loop import train
 
     config = load_config(args.config, args.set)
-    out = train(config, resume=args.resume)
+    try:
+        out = train(config, resume=args.resume, max_minutes=args.max_minutes)
+    except KeyboardInterrupt:  # train() wrote last.pt and said so
+        return 130
     print(f"run folder: {out} (last.pt, best.pt, metrics.csv, val.csv)")
     return 0
 
@@ -283,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")
     train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
+    train.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                       help="stop cleanly (last.pt written) at the first step that ends after M minutes of "
+                            "wall time; go on with --resume. Ctrl-C / SIGTERM also stop after the current step")
     train.set_defaults(func=_train)
 
     export = sub.add_parser("export-model", help="strip a training checkpoint to the weights that lift needs")

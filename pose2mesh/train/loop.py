@@ -14,6 +14,8 @@ import csv
 import logging
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +49,71 @@ def _distributed() -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+
+
+class _StopRequest:
+    """When to stop early and cleanly: on SIGINT / SIGTERM, or once a wall-clock budget is spent.
+
+    A first signal asks the loop to stop at the end of the current step (the
+    caller then writes ``last.pt``); the same signal again falls through to the
+    handler that was installed before (Ctrl-C twice aborts at once), another
+    one is ignored (torchrun answers a terminal's Ctrl-C by sending its workers
+    SIGTERM, and waits 30 s before it kills them).  Handlers are only
+    installed from the main thread (Python's rule) and are restored on exit.
+    Under DDP every rank must stop at the same step, so :meth:`__call__` takes
+    the maximum of the ranks' answers (one scalar all-reduce per step).
+
+    Args:
+        max_minutes: wall-clock budget from construction, in minutes (None: no budget).
+        device: device of the all-reduce's tensor (nccl needs a CUDA tensor).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, max_minutes: float | None, device: torch.device) -> None:
+        if max_minutes is not None and not max_minutes >= 0:
+            raise ValueError(f"max_minutes must be >= 0, got {max_minutes}")
+        self.deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
+        self.device = device
+        self.signum: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+        self.previous = {}
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum == signum:  # the same signal again: whatever was there before decides
+            signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
+            signal.raise_signal(signum)
+            return
+        if self.signum is not None:  # e.g. torchrun's SIGTERM right after the terminal's SIGINT
+            return
+        self.signum = signum
+        logger.warning("%s: stopping after this step and writing last.pt (send it again to abort now)",
+                       signal.Signals(signum).name)
+
+    def __call__(self, world: int) -> bool:
+        """True when this rank, or any rank under DDP, should stop now."""
+        local = self.signum is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
+        if world == 1:
+            return local
+        flag = torch.tensor([float(local)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def reraise(self) -> None:
+        """After the checkpoint: deliver the signal that stopped the run to the previous handler."""
+        signum, self.signum = self.signum, None
+        if signum is not None:
+            self.__exit__()
+            signal.raise_signal(signum)
 
 
 def _schedule(config: TrainConfig):
@@ -221,14 +288,26 @@ def resolve_model_config(spec) -> ModelConfig:
     return model_config(spec) if isinstance(spec, str) else ModelConfig(**spec)
 
 
-def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None) -> Path:
+def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None,
+          max_minutes: float | None = None) -> Path:
     """Train a model; returns the run folder (``last.pt``, ``best.pt``, ``metrics.csv``, ``val.csv``).
+
+    No work is lost to an interruption: on SIGINT (Ctrl-C) or SIGTERM (``kill``,
+    a scheduler's time-out, torchrun passing either on) the step in progress is
+    finished, ``last.pt`` is written, and the signal is then handled as it would
+    have been (``KeyboardInterrupt`` for SIGINT).  ``resume=True`` continues
+    from there with the losses of an uninterrupted run.
 
     Args:
         config: the run's configuration.
         resume: continue from ``out_dir/last.pt`` (model, optimiser, scheduler, RNG, step).
         stop_after: stop once this many steps are done in total, without a final
             checkpoint, as a killed run would; used to test resuming.
+        max_minutes: wall-clock budget of this call, setup included, in minutes:
+            the first step that ends past it is the last, ``last.pt`` is written
+            and the function returns normally (a warning names the step); call
+            again with ``resume=True`` to go on.  Lets a long recipe run in
+            slices on machines that limit a command's time.  None: no budget.
     """
     if config.loss.consistency:
         paired_layout(config.data.layouts, 0)  # raises with fewer than 2 layouts
@@ -236,6 +315,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", rank % torch.cuda.device_count())
+    stop = _StopRequest(max_minutes, device)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -301,58 +381,72 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     bar = tqdm(range(start, end), desc="train", disable=rank != 0 or None, initial=start, total=config.steps)
     model.train()
     tic = time.perf_counter()
-    for step in bar:
-        layout = config.data.layouts[step % len(config.data.layouts)]
-        # PoseNet pre-training needs keypoints only: no mesh is generated or predicted.
-        mesh = step >= config.posenet_pretrain_steps
-        if step == config.posenet_pretrain_steps > 0:
-            best = float("inf")  # the best pre-training checkpoint was ranked by the PoseNet alone
-        batch = streams[layout].batch(step, mesh=mesh)
-        if config.loss.consistency:
-            other = paired_layout(config.data.layouts, step)
-            batch = pair_batches(batch, pair_streams[other].batch(step, mesh=mesh))
-            layout = f"{layout}+{other}"
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
-        with autocast:
-            out = net(batch["superset"], batch["presence"], mesh=mesh)
-            terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
-        optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        if config.optim.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        done = step + 1
-        if rank == 0 and (done % config.log_every == 0 or done == end):
-            elapsed = time.perf_counter() - tic
-            tic = time.perf_counter()
-            row = {"step": done, "layout": layout, "loss": f"{terms['total'].item():.6g}",
-                   "lr": f"{scheduler.get_last_lr()[0]:.4g}",
-                   "samples_per_s": f"{config.log_every * len(batch['superset']) * world / max(elapsed, 1e-9):.1f}"}
-            row.update({k: f"{v.item():.6g}" for k, v in terms.items() if k != "total"})
-            _append_csv(out_dir / "metrics.csv", LOG_FIELDS, row)
-            if board is not None:
-                for key, value in row.items():
-                    if key not in ("step", "layout"):
-                        board.add_scalar(f"train/{key}", float(value), done)
-            bar.set_postfix(loss=row["loss"], sps=row["samples_per_s"])
-        if rank == 0 and val_batches and (done % config.val_every == 0 or done == config.steps):
-            metrics = validate(model, val_batches)
-            _append_csv(out_dir / "val.csv", VAL_FIELDS, {"step": done, **{k: f"{v:.3f}" for k, v in metrics.items()}})
-            if board is not None:
-                for key, value in metrics.items():
-                    board.add_scalar(f"val/{key}", value, done)
-            # while PoseNet pre-trains alone the mesh is untrained: rank by the PoseNet's keypoints
-            score = metrics["val_mpjpe_mm" if mesh else "val_posenet_mpjpe_mm"]
-            if score < best:
-                best = score
-                checkpoint(done, "best.pt")
-        if done % config.ckpt_every == 0 or done == config.steps:
-            checkpoint(done)
-    if board is not None:
-        board.close()
-    if world > 1:
-        _check_ranks_in_sync(model, out_dir, rank, world)
+    stopped = None
+    with stop:
+        for step in bar:
+            layout = config.data.layouts[step % len(config.data.layouts)]
+            # PoseNet pre-training needs keypoints only: no mesh is generated or predicted.
+            mesh = step >= config.posenet_pretrain_steps
+            if step == config.posenet_pretrain_steps > 0:
+                best = float("inf")  # the best pre-training checkpoint was ranked by the PoseNet alone
+            batch = streams[layout].batch(step, mesh=mesh)
+            if config.loss.consistency:
+                other = paired_layout(config.data.layouts, step)
+                batch = pair_batches(batch, pair_streams[other].batch(step, mesh=mesh))
+                layout = f"{layout}+{other}"
+            autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
+            with autocast:
+                out = net(batch["superset"], batch["presence"], mesh=mesh)
+                terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            if config.optim.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            done = step + 1
+            if rank == 0 and (done % config.log_every == 0 or done == end):
+                elapsed = time.perf_counter() - tic
+                tic = time.perf_counter()
+                row = {"step": done, "layout": layout, "loss": f"{terms['total'].item():.6g}",
+                       "lr": f"{scheduler.get_last_lr()[0]:.4g}",
+                       "samples_per_s": f"{config.log_every * len(batch['superset']) * world / max(elapsed, 1e-9):.1f}"}
+                row.update({k: f"{v.item():.6g}" for k, v in terms.items() if k != "total"})
+                _append_csv(out_dir / "metrics.csv", LOG_FIELDS, row)
+                if board is not None:
+                    for key, value in row.items():
+                        if key not in ("step", "layout"):
+                            board.add_scalar(f"train/{key}", float(value), done)
+                bar.set_postfix(loss=row["loss"], sps=row["samples_per_s"])
+            if rank == 0 and val_batches and (done % config.val_every == 0 or done == config.steps):
+                metrics = validate(model, val_batches)
+                _append_csv(out_dir / "val.csv", VAL_FIELDS, {"step": done, **{k: f"{v:.3f}" for k, v in metrics.items()}})
+                if board is not None:
+                    for key, value in metrics.items():
+                        board.add_scalar(f"val/{key}", value, done)
+                # while PoseNet pre-trains alone the mesh is untrained: rank by the PoseNet's keypoints
+                score = metrics["val_mpjpe_mm" if mesh else "val_posenet_mpjpe_mm"]
+                if score < best:
+                    best = score
+                    checkpoint(done, "best.pt")
+            saved = done % config.ckpt_every == 0 or done == config.steps
+            if saved:
+                checkpoint(done)
+            if done < end and stop(world):
+                if not saved:
+                    checkpoint(done)
+                stopped = done
+                break
+        bar.close()
+        if board is not None:
+            board.close()
+        if world > 1:
+            _check_ranks_in_sync(model, out_dir, rank, world)
+        if stopped is not None:
+            reason = "interrupted" if stop.signum is not None else f"time budget of {max_minutes:g} min spent"
+            logger.warning("%s: stopped at step %d of %d; last.pt written, continue with --resume",
+                           reason, stopped, config.steps)
+            stop.reraise()
     return out_dir
 
 

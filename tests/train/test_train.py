@@ -156,6 +156,61 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tmp_path):
     assert again == reference  # the same losses, digit for digit
     ckpt = load_checkpoint(resumed / "last.pt")
     assert ckpt["step"] == 6 and ckpt["model_config"] and (resumed / "best.pt").exists()
+    # a spent time budget ends the call after its first step, with a checkpoint there
+    sliced_cfg = load_config(overrides=TINY + [f"out_dir={tmp_path / 'sliced'}"])
+    sliced = train(sliced_cfg, max_minutes=0)
+    assert load_checkpoint(sliced / "last.pt")["step"] == 1 and sorted(_losses(sliced)) == [1]
+    assert _losses(train(sliced_cfg, resume=True)) == reference
+    with pytest.raises(ValueError, match="max_minutes must be >= 0"):
+        train(sliced_cfg, max_minutes=-1.0)
+
+
+@pytest.mark.parametrize("times", [1, 2])
+def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, times):
+    import signal
+
+    from pose2mesh.train import loop
+
+    compute = loop.compute_losses
+
+    def interrupted(out, batch, config, faces, step):  # Ctrl-C (pressed `times` times) during step 2
+        for _ in range(times if step == 1 else 0):
+            signal.raise_signal(signal.SIGINT)
+        return compute(out, batch, config, faces, step)
+
+    full = loop.train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'full'}"]))
+    cfg = load_config(overrides=TINY + [f"out_dir={tmp_path / 'run'}"])
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(loop, "compute_losses", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(cfg)
+    assert signal.getsignal(signal.SIGINT) is before
+    if times == 2:  # pressed again: aborted at once, inside step 2, as before
+        assert sorted(_losses(tmp_path / "run")) == [1] and not (tmp_path / "run" / "last.pt").exists()
+        return
+    # once: step 2 is finished, logged and checkpointed (ckpt_every is 3), and the run resumes exactly
+    assert sorted(_losses(tmp_path / "run")) == [1, 2] and load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 2
+    monkeypatch.setattr(loop, "compute_losses", compute)
+    assert _losses(loop.train(cfg, resume=True)) == _losses(full)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
+def test_ranks_agree_on_when_to_stop(tmp_path):
+    script = tmp_path / "agree.py"
+    script.write_text(
+        "import json, os, signal, sys, torch, torch.distributed as dist\n"
+        "from pose2mesh.train.loop import _StopRequest\n"
+        "dist.init_process_group('gloo'); rank = dist.get_rank(); cpu = torch.device('cpu')\n"
+        "asked = _StopRequest(None, cpu)\n"
+        "if rank == 0: asked.signum = signal.SIGTERM  # only rank 0 got the signal\n"
+        "late = _StopRequest(0.0 if rank == 1 else None, cpu)  # only rank 1 is past its budget\n"
+        "answers = [asked(2), late(2), _StopRequest(None, cpu)(2), _StopRequest(60.0, cpu)(2)]\n"
+        "json.dump(answers, open(os.path.join(sys.argv[1], f'rank{rank}.json'), 'w'))\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+           str(script), str(tmp_path)]
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300, capture_output=True)
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == [True, True, False, False]
 
 
 def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
@@ -199,6 +254,36 @@ def test_two_process_torchrun_stays_in_sync(tmp_path):
     sync = json.loads((out / "ddp_sync.json").read_text())
     assert sync["world_size"] == 2 and sync["param_checksums"][0] == sync["param_checksums"][1]
     assert (out / "last.pt").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
+def test_ctrl_c_stops_a_torchrun_run_cleanly(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29535",
+           "-m", "pose2mesh", "train", str(ROOT / "experiments" / "smoke.yaml")]
+    for item in TINY[1:] + [f"out_dir={out}", "steps=100000", "ckpt_every=100000", "val_every=100000"]:
+        cmd += ["--set", item]
+    # a session of its own: Ctrl-C in a terminal reaches torchrun and both workers, as killpg does
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not ((out / "metrics.csv").exists() and len(_losses(out)) >= 2):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and "stopped at step" in err
+    step = load_checkpoint(out / "last.pt")["step"]
+    assert 2 <= step < 100000 and max(_losses(out)) == step  # the interrupted step finished and was saved
+    sync = json.loads((out / "ddp_sync.json").read_text())
+    assert sync["param_checksums"][0] == sync["param_checksums"][1]
 
 
 def test_consistency_loss_is_the_mean_distance_with_finite_gradients():
