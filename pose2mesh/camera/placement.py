@@ -149,10 +149,11 @@ def _check(points3d: Tensor, keypoints2d: Tensor, weights: Tensor | None, K: Ten
         raise ValueError(f"weights must have shape {tuple(points3d.shape[:-1])}, got {tuple(weights.shape)}")
     if K.shape[-2:] != (3, 3):
         raise ValueError(f"K must have shape (3, 3) or (..., 3, 3), got {tuple(K.shape)}")
-    K = torch.broadcast_to(K.to(torch.float64), batch + (3, 3))
+    # everything on points3d's device
+    K = torch.broadcast_to(K.to(dtype=torch.float64, device=points3d.device), batch + (3, 3))
     p = points3d.to(torch.float64)
-    uv = keypoints2d.to(torch.float64)
-    w = weights.to(torch.float64)
+    uv = keypoints2d.to(dtype=torch.float64, device=points3d.device)
+    w = weights.to(dtype=torch.float64, device=points3d.device)
     finite = torch.isfinite(p).all(-1) & torch.isfinite(uv).all(-1) & torch.isfinite(w)
     if (w < 0).any():
         raise ValueError("weights must be >= 0 (0 = absent keypoint)")

@@ -181,7 +181,8 @@ def _train(args: argparse.Namespace) -> int:
         out = train(config, resume=args.resume, max_minutes=args.max_minutes)
     except KeyboardInterrupt:  # train() wrote last.pt and said so
         return 130
-    print(f"run folder: {out} (last.pt, best.pt, metrics.csv, val.csv)")
+    made = [name for name in ("last.pt", "best.pt", "metrics.csv", "val.csv") if (out / name).exists()]
+    print(f"run folder: {out} ({', '.join(made)})")
     return 0
 
 

@@ -8,6 +8,8 @@ The same arguments always give the same test set (on the same device type).
 """
 from __future__ import annotations
 
+import copy
+
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -96,8 +98,11 @@ def make_test_set(
             absent (uniformly at random), e.g. 0.3.
         shapes: body-shape distribution (:data:`pose2mesh.data.synthetic.SHAPES`).
         fps: motion resampling rate before drawing frames.
-        body: the body (default: the shipped open body on ``device``).
-        device: where to generate (and return) the tensors.
+        body: the body (default: the shipped open body).
+        device: where to return the tensors (default: ``body``'s device, else
+            the CPU).  The samples are always generated on the CPU, so a test
+            set is the same on every device (a CUDA generator would draw
+            other numbers from the same seed).
         cache_dir: motion parse cache.
 
     Returns:
@@ -109,7 +114,12 @@ def make_test_set(
         raise ValueError(f"missing must be in [0, 1), got {missing}")
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
-    body = OpenBody.load(device=device) if body is None else body
+    if device is None:
+        device = "cpu" if body is None else body.v_template.device
+    if body is None:
+        body = OpenBody.load(device="cpu")
+    elif body.v_template.device.type != "cpu":
+        body = copy.deepcopy(body).cpu()
     frames = build_pose_prior(motion_dir, body, fps=fps, max_poses=2**62, seed=seed, exclude_subjects=(),
                               cache_dir=cache_dir)
     frames = frames.to(body.v_template.device)
@@ -125,4 +135,4 @@ def make_test_set(
         data["keypoints"][..., 2] = torch.where(drop, torch.zeros_like(data["keypoints"][..., 2]), data["keypoints"][..., 2])
     meta = {"motion_dir": str(motion_dir), "layout": layout, "n": n, "seed": seed, "noise": noise,
             "missing": missing, "shapes": shapes, "fps": fps, **frames.meta}
-    return TestSet(layout=layout, meta=meta, **data)
+    return TestSet(layout=layout, meta=meta, **data).to(device)

@@ -588,7 +588,15 @@ class ChebConv(nn.Module):
         self, x: Tensor, laplacian: Tensor, batch_first: bool = True, node_index: Optional[Tensor] = None
     ) -> Tensor:
         """Apply the convolution; see :func:`cheb_conv` (``batch_first=False``: ``x`` is ``(V, B, F_in)``;
-        ``node_index``: convolve ``x`` gathered at these nodes)."""
+        ``node_index``: convolve ``x`` gathered at these nodes).
+
+        Under autocast (mixed precision) the convolution runs in the weights'
+        precision with autocast off: no sparse product has a bfloat16 kernel
+        (CUDA's COO, the CPU's MKL CSR), and a float32 island keeps the
+        Chebyshev recursion exact.  The output then has the weights' dtype."""
+        if torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return cheb_conv(x.to(self.weight.dtype), laplacian, self.weight, self.bias, batch_first, node_index)
         return cheb_conv(x, laplacian, self.weight, self.bias, batch_first, node_index)
 
     def __repr__(self) -> str:

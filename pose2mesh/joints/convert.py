@@ -86,6 +86,15 @@ def _tables(src: Layout, dst: Layout) -> _Tables:
     return tables
 
 
+@functools.lru_cache(maxsize=256)
+def _device_tables(src: Layout, dst: Layout, device: torch.device, dtype: torch.dtype):
+    """``(support, derivable, weights.T)`` of :func:`_tables` as tensors on ``device``, made once:
+    a host-to-device copy per call would stall a GPU's queue (read-only: never write to them)."""
+    t = _tables(src, dst)
+    return (torch.tensor(t.support, device=device), torch.tensor(t.derivable, device=device),
+            torch.tensor(t.weights.T, dtype=dtype, device=device))
+
+
 def conversion_matrix(src: str | Layout, dst: str | Layout) -> np.ndarray:
     """Linear map from ``src`` keypoints to ``dst`` keypoints.
 
@@ -157,9 +166,8 @@ def _convert(keypoints, src: Layout, dst: Layout, has_conf: bool, fill: float):
             present = present & (x[..., c] > 0)  # a NaN confidence compares False: absent
         opts = dict(dtype=x.dtype, device=x.device)
         zero, fill = torch.zeros((), **opts), torch.full((), fill, **opts)
-        support = torch.tensor(t.support, device=x.device)
-        out_present = present[:, support].all(dim=-1) & torch.tensor(t.derivable, device=x.device)
-        weights_t = torch.tensor(t.weights.T, **opts)
+        support, derivable, weights_t = _device_tables(src, dst, x.device, x.dtype)
+        out_present = present[:, support].all(dim=-1) & derivable
         # Zero absent sources *before* the product so that NaN reaches neither
         # the output nor the gradient (torch.where passes no gradient to the
         # unselected branch).

@@ -236,11 +236,15 @@ class Pose2MeshNet(nn.Module):
             return {"joints_posenet": joints}
         joints_in = joints.detach() if self.detach_posenet else joints
         verts = self.meshnet(norm, joints_in, presence)
-        if self.anchor_weights is not None:
-            return self._anchored(joints, joints_in, verts)
-        root = self.regress(verts)[:, ROOT_INDEX:ROOT_INDEX + 1]  # (B, 1, 3)
-        verts = verts - root
-        return {"joints_posenet": joints, "vertices": verts, "joints_mesh": self.regress(verts)}
+        # The output steps in float32 with autocast off (mixed precision): the sparse
+        # anchoring product has no bfloat16 kernel, and bfloat16 rounds 1 m to 4 mm.
+        with torch.autocast(verts.device.type, enabled=False):
+            verts, joints_in = verts.to(self.regressor.dtype), joints_in.to(self.regressor.dtype)
+            if self.anchor_weights is not None:
+                return self._anchored(joints, joints_in, verts)
+            root = self.regress(verts)[:, ROOT_INDEX:ROOT_INDEX + 1]  # (B, 1, 3)
+            verts = verts - root
+            return {"joints_posenet": joints, "vertices": verts, "joints_mesh": self.regress(verts)}
 
     def regress(self, verts: Tensor) -> Tensor:
         """Superset keypoints of meshes, ``regressor @ verts``: ``(B, V, 3) -> (B, S, 3)`` (units of ``verts``).

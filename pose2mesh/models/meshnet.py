@@ -299,12 +299,14 @@ class MeshNet(nn.Module):
             base = verts.index_select(0, index) + self.refine_bias.unsqueeze(1)
             verts = torch.baddbmm(base, feats, self.refine_weight)
         if self.smoothing is not None:
-            # node-major (V, B, 3) is the layout the sparse product wants
-            v, op = verts.shape[0], self.smoothing.to(verts.dtype)
-            flat = verts.reshape(v, -1)
-            for _ in range(cfg.smooth):
-                flat = op @ flat
-            verts = flat.view(v, b, 3)
+            # node-major (V, B, 3) is the layout the sparse product wants; float32 with
+            # autocast off (mixed precision): sparse products have no bfloat16 kernels
+            with torch.autocast(verts.device.type, enabled=False):
+                v, op = verts.shape[0], self.smoothing
+                flat = verts.to(op.dtype).reshape(v, -1)
+                for _ in range(cfg.smooth):
+                    flat = op @ flat
+                verts = flat.view(v, b, 3)
         return verts.transpose(0, 1).contiguous()
 
     def extra_repr(self) -> str:

@@ -66,9 +66,8 @@ def normalize_keypoints(
         xy = xy.float()
     mask = (presence > 0).unsqueeze(-1)  # (..., S, 1)
     # torch.where (not a product) so that NaN/inf at absent points stay out.
-    inf = torch.tensor(float("inf"), dtype=xy.dtype, device=xy.device)
-    lo = torch.where(mask, xy, inf).amin(dim=-2)  # (..., 2)
-    hi = torch.where(mask, xy, -inf).amax(dim=-2)
+    lo = torch.where(mask, xy, float("inf")).amin(dim=-2)  # (..., 2)
+    hi = torch.where(mask, xy, float("-inf")).amax(dim=-2)
     any_present = mask.any(dim=-2)  # (..., 1)
     lo = torch.where(any_present, lo, torch.zeros_like(lo))
     hi = torch.where(any_present, hi, torch.zeros_like(hi))

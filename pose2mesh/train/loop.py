@@ -10,6 +10,7 @@ OpenCV camera axes.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import math
@@ -43,12 +44,29 @@ PAIRED_KEYS = ("superset", "presence", "superset3d", "vertices")
 VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm", "val_posenet_mpjpe_mm")
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size), initialising the process group under torchrun."""
+def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, this rank's device), initialising the process group under torchrun.
+
+    nccl for CUDA (one process per GPU: local rank ``i`` takes ``cuda:i``), gloo
+    otherwise (``--set device=cpu`` on a GPU machine included).
+
+    Raises:
+        ValueError: more CUDA processes on this machine than GPUs.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), dist.get_world_size()) if world > 1 else (0, 1)
+    if world == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        local, per_node = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        if per_node > torch.cuda.device_count():
+            raise ValueError(f"{per_node} training processes on this machine but {torch.cuda.device_count()} GPU(s): "
+                             f"start one per GPU (torchrun --nproc_per_node {torch.cuda.device_count()}), "
+                             "or train on the CPU (--set device=cpu)")
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
 
 
 class _StopRequest:
@@ -185,21 +203,27 @@ def compute_losses(out: dict, batch: dict, config: TrainConfig, faces: torch.Ten
 
 
 def make_validation(body: OpenBody, prior: PosePrior, config: TrainConfig) -> list[dict]:
-    """The fixed-seed held-out set: real motion if ``data.val_motion`` is set, else prior samples (seed + 10^6)."""
-    val = config.data
+    """The fixed-seed held-out set: real motion if ``data.val_motion`` is set, else prior samples (seed + 10^6).
+
+    Generated on the CPU (a CUDA generator draws other numbers from the same
+    seed), so validation figures compare across devices; returned on ``body``'s device.
+    """
+    val, device = config.data, body.v_template.device
+    if device.type != "cpu":
+        body, prior = copy.deepcopy(body).cpu(), prior.to("cpu")
     if val.val_motion:
         from pose2mesh.data.testset import make_test_set
-
-        ts = make_test_set(val.val_motion, layout="coco", n=val.val_size, seed=12345, noise="detector",
-                           device=body.v_template.device)
         from pose2mesh.joints import to_superset
 
+        ts = make_test_set(val.val_motion, layout="coco", n=val.val_size, seed=12345, noise="detector", body=body)
         superset, presence = to_superset(ts.keypoints, "coco")
-        return [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices}]
-    cfg = SyntheticConfig(batch_size=min(val.val_size, 256), layout="coco", corruption=val.corruption,
-                          num_betas=val.num_betas, shapes="adults")
-    stream = SyntheticBatches(body, prior, cfg, seed=config.seed + 10**6)
-    return [stream.batch(i) for i in range(math.ceil(val.val_size / cfg.batch_size))]
+        batches = [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices}]
+    else:
+        cfg = SyntheticConfig(batch_size=min(val.val_size, 256), layout="coco", corruption=val.corruption,
+                              num_betas=val.num_betas, shapes="adults")
+        stream = SyntheticBatches(body, prior, cfg, seed=config.seed + 10**6)
+        batches = [stream.batch(i) for i in range(math.ceil(val.val_size / cfg.batch_size))]
+    return [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()} for b in batches]
 
 
 @torch.no_grad()
@@ -311,10 +335,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     """
     if config.loss.consistency:
         paired_layout(config.data.layouts, 0)  # raises with fewer than 2 layouts
-    rank, world = _distributed()
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", rank % torch.cuda.device_count())
+    rank, world, device = _distributed(device)
     stop = _StopRequest(max_minutes, device)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -332,11 +354,14 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         for path, prefix in _init_entries(config.init):
             _initialise(model, path, prefix, hierarchy.content_hash(), body.content_hash, device)
     if resuming:
-        ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location=device)
+        # on the CPU: the RNG states must be CPU tensors; load_state_dict moves the rest
+        ckpt = load_checkpoint(out_dir / "last.pt", hierarchy.content_hash(), body.content_hash, map_location="cpu")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"])
+        if device.type == "cuda" and "cuda_rng" in ckpt:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         start, best = int(ckpt["step"]), float(ckpt["best"])
         logger.info("resumed from step %d", start)
         if rank == 0:
@@ -372,9 +397,11 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
 
     def checkpoint(step: int, name: str = "last.pt") -> None:
         if rank == 0:
+            rng = {"rng": torch.get_rng_state()}
+            if device.type == "cuda":  # dropout draws on the GPU
+                rng["cuda_rng"] = torch.cuda.get_rng_state(device)
             save_checkpoint(out_dir / name, {**meta, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                                             "step": step, "best": best})
+                                             "scheduler": scheduler.state_dict(), **rng, "step": step, "best": best})
 
     end = config.steps if stop_after is None else min(config.steps, stop_after)
     board = _tensorboard(out_dir) if rank == 0 else None

@@ -193,6 +193,10 @@ def test_make_test_set_from_a_motion_folder(body, tmp_path):
     assert torch.equal(again.keypoints, ts.keypoints) and torch.equal(again.vertices, ts.vertices)
     other = make_test_set(folder, **{**kwargs, "seed": 1})
     assert not torch.equal(other.keypoints, ts.keypoints)
+    # generated on the CPU whatever the device: the same samples on a GPU
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    moved = make_test_set(folder, **kwargs, device=device)
+    assert moved.keypoints.device.type == device and torch.equal(moved.keypoints.cpu(), ts.keypoints)
     with pytest.raises(ValueError, match="unknown noise 'gaussian'; choose one of: none, detector"):
         make_test_set(folder, noise="gaussian")
     with pytest.raises(FileNotFoundError):

@@ -158,3 +158,26 @@ def test_config_round_trips_through_a_plain_dict(name):
     cfg = model_config(name)
     again = ModelConfig(**json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
+
+
+@pytest.mark.parametrize("name", ["default", "mlp", "shipped"])
+def test_bfloat16_autocast_trains(hierarchy, regressor, keypoints, name):
+    """Mixed precision (the training option ``amp``): the dense layers run in bfloat16, the
+    graph convolutions and the sparse output steps in float32 (no sparse bfloat16 kernels).
+    Checked with the CPU's autocast; CUDA's casts the same operators."""
+    from pose2mesh.body import load_body
+
+    cfg = ModelConfig(anchor=0.5, meshnet={"smooth": 4}) if name == "shipped" else model_config(name)
+    torch.manual_seed(0)
+    model = build_model(cfg, hierarchy, regressor, template=load_body("default").v_template).eval()
+    xy, p = keypoints
+    with torch.no_grad():
+        reference = model(xy, p)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(xy, p)
+    for key, value in reference.items():
+        assert torch.isfinite(out[key]).all(), key
+        # bfloat16 keeps ~3 significant digits
+        assert (out[key].float() - value).abs().max() <= 0.05 * value.abs().max() + 1e-3, key
+    out["vertices"].float().abs().mean().backward()
+    assert all(q.grad is not None and torch.isfinite(q.grad).all() for q in model.parameters() if q.requires_grad)

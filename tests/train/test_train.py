@@ -194,6 +194,16 @@ def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, time
     assert _losses(loop.train(cfg, resume=True)) == _losses(full)
 
 
+def test_more_cuda_processes_than_gpus_is_a_clear_error(monkeypatch):
+    from pose2mesh.train import loop
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"2 training processes on this machine but 1 GPU\(s\)"):
+        loop._distributed(torch.device("cuda"))
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
 def test_ranks_agree_on_when_to_stop(tmp_path):
     script = tmp_path / "agree.py"

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The default model's GPU recipe, cut into calls that each fit a 10-minute command limit
+# (the lent GPU machines of this project: no registry, ../shared does not travel, ~30 min
+# of device time per session). Run from the repository root:
+#
+#   bash experiments/gpu/session.sh prepare      # HERE, once: .carry/held_out (CMU 06) and .whl (roma)
+#   bash experiments/gpu/session.sh check        # on the GPU (~5 min): device tests, train speed
+#                                                 #   fp32 vs bf16 autocast, lift speed eager vs compile
+#   bash experiments/gpu/session.sh train 9      # on the GPU: experiments/default.yaml for <= 9 min,
+#                                                 #   resumable: repeat until it says "done"
+#   bash experiments/gpu/session.sh finish       # on the GPU: export, evaluate (3 test sets), pack
+#
+# GPU calls carry `.carry` and `.whl`; results land in $OUT (default outputs/gpu): at most
+# a few files (check.txt, train.txt, val.csv, metrics.csv, model_gpu.pt, eval.tgz).
+# Training state stays in runs/default between calls (kept while the machine is warm).
+set -euo pipefail
+phase=${1:?usage: session.sh prepare|check|train MINUTES|finish}
+OUT=${OUT:-outputs/gpu}
+mkdir -p "$OUT"
+motion=.carry/held_out
+
+if [ "$phase" = prepare ]; then
+    mkdir -p "$motion" .whl
+    cp ../shared/mocap/06_*.bvh.gz "$motion"/
+    python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -d .whl \
+        "roma==$(python -c 'import importlib.metadata as m; print(m.version("roma"))')"
+    du -sh .carry .whl
+    exit 0
+fi
+
+# On the GPU machine: its python3 has torch; roma comes from the carried wheel.
+if compgen -G ".whl/*.whl" > /dev/null; then
+    python3 -m pip install -q --root-user-action=ignore --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site:$PWD
+else
+    export PYTHONPATH=$PWD
+fi
+if ! command -v python > /dev/null; then  # experiments/*.sh call `python`
+    mkdir -p /tmp/pybin && ln -sf "$(command -v python3)" /tmp/pybin/python && export PATH=/tmp/pybin:$PATH
+fi
+export PYTHONUNBUFFERED=1
+[ -d "$motion" ] || { echo "no $motion: run 'session.sh prepare' here and carry .carry" >&2; exit 2; }
+
+case "$phase" in
+check)
+    DEVICE=${DEVICE:-cuda}; steps=${PROBE_STEPS:-150}  # (DEVICE=cpu PROBE_STEPS=6: a dry run here)
+    {
+        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+        python -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available())'
+        python -m pytest -q tests/train/test_devices.py tests/api/test_lift_devices.py 2>&1 | tail -5
+        for amp in false true; do  # $steps joint steps of the recipe's batch, fp32 then bf16 autocast
+            python -m pose2mesh train experiments/default.yaml --set posenet_pretrain_steps=0 --set steps=$steps \
+                --set device=$DEVICE --set log_every=$(( steps / 3 )) --set val_every=1000000 --set data.val_size=16 --set ckpt_every=1000000 \
+                --set amp=$amp --set out_dir=runs/probe_amp_$amp > runs/probe_amp_$amp.log 2>&1 \
+                || { tail -5 runs/probe_amp_$amp.log; exit 1; }
+            echo "amp=$amp: samples/s per $(( steps / 3 )) steps: $(tail -n +2 runs/probe_amp_$amp/metrics.csv | awk -F, '{printf "%s ", $NF}')"
+        done
+        python experiments/benchmarks/lift_speed.py --device $DEVICE --configs shipped default --compile --train
+    } 2>&1 | tee "$OUT/check.txt"
+    ;;
+train)
+    minutes=${2:?usage: session.sh train MINUTES}
+    mkdir -p runs
+    status=0
+    python -m pose2mesh train experiments/default.yaml --resume --max-minutes "$minutes" \
+        --set data.val_motion=$motion > runs/train_call.log 2>&1 || status=$?
+    tr '\r' '\n' < runs/train_call.log | grep -v 'it/s\]$' | tail -20 | tee "$OUT/train.txt"
+    [ "$status" = 0 ] || exit "$status"
+    for f in val.csv metrics.csv; do [ ! -f runs/default/$f ] || cp runs/default/$f "$OUT"/; done
+    python - <<'EOF' | tee -a "$OUT/train.txt"
+import torch, yaml
+step = torch.load("runs/default/last.pt", map_location="cpu", weights_only=True)["step"]
+total = yaml.safe_load(open("experiments/default.yaml"))["steps"]
+print(f"step {step} of {total}: " + ("done" if step >= total else "not done, run 'session.sh train MINUTES' again"))
+EOF
+    ;;
+finish)
+    ckpt=runs/default/best.pt; [ -f "$ckpt" ] || ckpt=runs/default/last.pt  # best: by validation MPJPE
+    python -m pose2mesh export-model "$ckpt" --out "$OUT/model_gpu.pt"
+    bash experiments/evaluate.sh "$OUT/model_gpu.pt" "$motion" runs/gpu_eval 500 \
+        --baseline "shipped CPU model=graphs/model_default.pt"
+    tar czf "$OUT/eval.tgz" -C runs gpu_eval
+    cat runs/gpu_eval/*/report.md | grep -E '^\| (model|shipped)' || true
+    ;;
+*)
+    echo "unknown phase '$phase': prepare, check, train MINUTES or finish" >&2
+    exit 2
+    ;;
+esac
