@@ -5,7 +5,8 @@
 #
 #   bash experiments/gpu/session.sh prepare      # HERE, once: .carry/held_out (CMU 06) and .whl (roma)
 #   bash experiments/gpu/session.sh check        # on the GPU (~5 min): device tests, train speed
-#                                                 #   fp32 vs bf16 autocast, lift speed eager vs compile
+#                                                 #   fp32 vs bf16 autocast, lift speed eager vs compile,
+#                                                 #   data engine speed
 #   bash experiments/gpu/session.sh train 9      # on the GPU: experiments/default.yaml for <= 9 min,
 #                                                 #   resumable: repeat until it says "done"
 #   bash experiments/gpu/session.sh finish       # on the GPU: export, evaluate (3 test sets), pack
@@ -56,6 +57,7 @@ check)
             echo "amp=$amp: samples/s per $(( steps / 3 )) steps: $(tail -n +2 runs/probe_amp_$amp/metrics.csv | awk -F, '{printf "%s ", $NF}')"
         done
         python experiments/benchmarks/lift_speed.py --device $DEVICE --configs shipped default --compile --train
+        python experiments/benchmarks/data_throughput.py --batch 128 1024 --repeats 5  # the data engine (GPU too)
     } 2>&1 | tee "$OUT/check.txt"
     ;;
 train)
