@@ -7,8 +7,8 @@
 #   bash experiments/gpu/session.sh check        # on the GPU (~5 min): device tests, train speed
 #                                                 #   fp32 vs bf16 autocast, lift speed eager vs compile,
 #                                                 #   data engine speed
-#   bash experiments/gpu/session.sh train 9      # on the GPU: experiments/default.yaml for <= 9 min,
-#                                                 #   resumable: repeat until it says "done"
+#   START=1 bash experiments/gpu/session.sh train 9   # on the GPU: experiments/default.yaml for <= 9 min;
+#   bash experiments/gpu/session.sh train 9      #   then resume, repeated until it says "done"
 #   bash experiments/gpu/session.sh finish       # on the GPU: export, evaluate (3 test sets), pack
 #
 # GPU calls carry `.carry` and `.whl`; results land in $OUT (default outputs/gpu): at most
@@ -17,7 +17,7 @@
 set -euo pipefail
 phase=${1:?usage: session.sh prepare|check|train MINUTES|finish}
 OUT=${OUT:-outputs/gpu}
-mkdir -p "$OUT"
+mkdir -p "$OUT" runs
 motion=.carry/held_out
 
 if [ "$phase" = prepare ]; then
@@ -45,10 +45,11 @@ export PYTHONUNBUFFERED=1
 case "$phase" in
 check)
     DEVICE=${DEVICE:-cuda}; steps=${PROBE_STEPS:-150}  # (DEVICE=cpu PROBE_STEPS=6: a dry run here)
+    [ "$steps" -ge 3 ] || { echo "PROBE_STEPS must be >= 3" >&2; exit 2; }
     {
         nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
         python -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.is_available())'
-        python -m pytest -q tests/train/test_devices.py tests/api/test_lift_devices.py 2>&1 | tail -5
+        python -m pytest -q tests/train/test_devices.py tests/api/test_lift_devices.py 2>&1 | tail -5 || true
         for amp in false true; do  # $steps joint steps of the recipe's batch, fp32 then bf16 autocast
             python -m pose2mesh train experiments/default.yaml --set posenet_pretrain_steps=0 --set steps=$steps \
                 --set device=$DEVICE --set log_every=$(( steps / 3 )) --set val_every=1000000 --set data.val_size=16 --set ckpt_every=1000000 \
@@ -62,11 +63,15 @@ check)
     ;;
 train)
     minutes=${2:?usage: session.sh train MINUTES}
-    mkdir -p runs
+    # state lives in runs/default on the GPU machine only while it stays warm: never restart silently
+    if [ ! -f runs/default/last.pt ] && [ "${START:-0}" != 1 ]; then
+        echo "no runs/default/last.pt here (a fresh machine?): START=1 starts the recipe from step 0" >&2
+        exit 2
+    fi
     status=0
     python -m pose2mesh train experiments/default.yaml --resume --max-minutes "$minutes" \
         --set data.val_motion=$motion > runs/train_call.log 2>&1 || status=$?
-    tr '\r' '\n' < runs/train_call.log | grep -v 'it/s\]$' | tail -20 | tee "$OUT/train.txt"
+    tr '\r' '\n' < runs/train_call.log | { grep -Ev '(it/s|s/it)\]$' || true; } | tail -20 | tee "$OUT/train.txt"
     [ "$status" = 0 ] || exit "$status"
     for f in val.csv metrics.csv; do [ ! -f runs/default/$f ] || cp runs/default/$f "$OUT"/; done
     python - <<'EOF' | tee -a "$OUT/train.txt"

@@ -173,14 +173,19 @@ def _build_pose_prior(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch
+
     from pose2mesh.train import load_config
     from pose2mesh.train.loop import train
 
     config = load_config(args.config, args.set)
     try:
         out = train(config, resume=args.resume, max_minutes=args.max_minutes)
-    except KeyboardInterrupt:  # train() wrote last.pt and said so
+    except KeyboardInterrupt:  # Ctrl-C: last.pt is written unless pressed twice or during set-up
         return 130
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # under torchrun
+            torch.distributed.destroy_process_group()
     made = [name for name in ("last.pt", "best.pt", "metrics.csv", "val.csv") if (out / name).exists()]
     print(f"run folder: {out} ({', '.join(made)})")
     return 0

@@ -4,7 +4,7 @@ Conventions: ``keypoints`` are pixels + confidence (absent = confidence 0);
 ``joints3d``, ``superset3d`` and ``vertices`` are metres in OpenCV camera
 coordinates (x right, y down, z forward); ``K`` maps camera coordinates to
 pixels; ``R, t`` map the body frame (Y up) to the camera: ``x_cam = R x + t``.
-The same arguments always give the same test set (on the same device type).
+The same arguments always give the same test set, on every device (generated on the CPU).
 """
 from __future__ import annotations
 

@@ -89,10 +89,13 @@ def _tables(src: Layout, dst: Layout) -> _Tables:
 @functools.lru_cache(maxsize=256)
 def _device_tables(src: Layout, dst: Layout, device: torch.device, dtype: torch.dtype):
     """``(support, derivable, weights.T)`` of :func:`_tables` as tensors on ``device``, made once:
-    a host-to-device copy per call would stall a GPU's queue (read-only: never write to them)."""
+    a host-to-device copy per call would stall a GPU's queue (read-only: never write to them).
+    Made outside inference mode, so that a first call under ``torch.inference_mode`` does not
+    leave tables that autograd refuses later."""
     t = _tables(src, dst)
-    return (torch.tensor(t.support, device=device), torch.tensor(t.derivable, device=device),
-            torch.tensor(t.weights.T, dtype=dtype, device=device))
+    with torch.inference_mode(False):
+        return (torch.tensor(t.support, device=device), torch.tensor(t.derivable, device=device),
+                torch.tensor(t.weights.T, dtype=dtype, device=device))
 
 
 def conversion_matrix(src: str | Layout, dst: str | Layout) -> np.ndarray:

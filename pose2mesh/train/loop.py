@@ -57,12 +57,13 @@ def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
     if world == 1:
         return 0, 1, device
     if device.type == "cuda":
-        local, per_node = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("LOCAL_WORLD_SIZE", world))
-        if per_node > torch.cuda.device_count():
-            raise ValueError(f"{per_node} training processes on this machine but {torch.cuda.device_count()} GPU(s): "
-                             f"start one per GPU (torchrun --nproc_per_node {torch.cuda.device_count()}), "
+        gpus, per_node = torch.cuda.device_count(), int(os.environ.get("LOCAL_WORLD_SIZE", "0"))
+        if per_node > gpus:
+            raise ValueError(f"{per_node} training processes on this machine but {gpus} GPU(s): "
+                             f"start one per GPU (torchrun --nproc_per_node {gpus}), "
                              "or train on the CPU (--set device=cpu)")
-        device = torch.device("cuda", local)
+        # torchrun sets LOCAL_RANK; other launchers may set only RANK
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0"))) % gpus)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
@@ -73,32 +74,36 @@ class _StopRequest:
     """When to stop early and cleanly: on SIGINT / SIGTERM, or once a wall-clock budget is spent.
 
     A first signal asks the loop to stop at the end of the current step (the
-    caller then writes ``last.pt``); the same signal again falls through to the
-    handler that was installed before (Ctrl-C twice aborts at once), another
-    one is ignored (torchrun answers a terminal's Ctrl-C by sending its workers
-    SIGTERM, and waits 30 s before it kills them).  Handlers are only
-    installed from the main thread (Python's rule) and are restored on exit.
-    Under DDP every rank must stop at the same step, so :meth:`__call__` takes
-    the maximum of the ranks' answers (one scalar all-reduce per step).
+    caller then writes ``last.pt`` and, after the loop, hands the signal on to
+    the handler that was there before: :meth:`deliver`); a second one goes to
+    that handler at once (Ctrl-C twice aborts).  Handlers are installed only from
+    the main thread (Python's rule) and for signals not ignored, and are
+    restored on exit.  Under DDP every rank must stop at the same step, so
+    :meth:`__call__` takes the maximum of the ranks' answers: one all-reduce of
+    a CPU scalar per step (over a gloo group when the run uses nccl, so that it
+    never waits for the GPU).
 
     Args:
         max_minutes: wall-clock budget from construction, in minutes (None: no budget).
-        device: device of the all-reduce's tensor (nccl needs a CUDA tensor).
+        world: number of processes (DDP world size; 1: none).
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, max_minutes: float | None, device: torch.device) -> None:
+    def __init__(self, max_minutes: float | None, world: int) -> None:
         if max_minutes is not None and not max_minutes >= 0:
             raise ValueError(f"max_minutes must be >= 0, got {max_minutes}")
         self.deadline = None if max_minutes is None else time.monotonic() + 60.0 * max_minutes
-        self.device = device
+        self.world = world
+        self.group = dist.new_group(backend="gloo") if world > 1 and dist.get_backend() != "gloo" else None
         self.signum: int | None = None
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> "_StopRequest":
         if threading.current_thread() is threading.main_thread():
-            self.previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+            for s in self.SIGNALS:
+                if signal.getsignal(s) not in (signal.SIG_IGN, None):
+                    self.previous[s] = signal.signal(s, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -107,31 +112,32 @@ class _StopRequest:
         self.previous = {}
 
     def _handle(self, signum: int, frame) -> None:
-        if self.signum == signum:  # the same signal again: whatever was there before decides
-            signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
+        if self.signum is not None:  # a second signal: the previous handler, now
+            self.__exit__()
             signal.raise_signal(signum)
-            return
-        if self.signum is not None:  # e.g. torchrun's SIGTERM right after the terminal's SIGINT
             return
         self.signum = signum
         logger.warning("%s: stopping after this step and writing last.pt (send it again to abort now)",
                        signal.Signals(signum).name)
 
-    def __call__(self, world: int) -> bool:
-        """True when this rank, or any rank under DDP, should stop now."""
-        local = self.signum is not None or (self.deadline is not None and time.monotonic() >= self.deadline)
-        if world == 1:
+    @property
+    def out_of_time(self) -> bool:
+        """This process's budget is spent."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def __call__(self) -> bool:
+        """True when this process, or any rank under DDP, should stop now."""
+        local = self.signum is not None or self.out_of_time
+        if self.world == 1:
             return local
-        flag = torch.tensor([float(local)], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        flag = torch.tensor([float(local)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self.group)
         return bool(flag.item())
 
-    def reraise(self) -> None:
-        """After the checkpoint: deliver the signal that stopped the run to the previous handler."""
-        signum, self.signum = self.signum, None
-        if signum is not None:
-            self.__exit__()
-            signal.raise_signal(signum)
+    def deliver(self) -> None:
+        """Send the signal that stopped the run (if any) to the handler that was there before it."""
+        if self.signum is not None:
+            signal.raise_signal(self.signum)
 
 
 def _schedule(config: TrainConfig):
@@ -337,7 +343,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         paired_layout(config.data.layouts, 0)  # raises with fewer than 2 layouts
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rank, world, device = _distributed(device)
-    stop = _StopRequest(max_minutes, device)
+    stop = _StopRequest(max_minutes, world)
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -408,7 +414,6 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     bar = tqdm(range(start, end), desc="train", disable=rank != 0 or None, initial=start, total=config.steps)
     model.train()
     tic = time.perf_counter()
-    stopped = None
     with stop:
         for step in bar:
             layout = config.data.layouts[step % len(config.data.layouts)]
@@ -456,24 +461,25 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                 if score < best:
                     best = score
                     checkpoint(done, "best.pt")
-            saved = done % config.ckpt_every == 0 or done == config.steps
-            if saved:
+            stop_now = done < end and stop()
+            if stop_now or done % config.ckpt_every == 0 or done == config.steps:
                 checkpoint(done)
-            if done < end and stop(world):
-                if not saved:
-                    checkpoint(done)
-                stopped = done
+            if stop_now:
+                if stop.signum is not None:
+                    why = signal.Signals(stop.signum).name
+                elif stop.out_of_time:
+                    why = f"time budget of {max_minutes:g} min spent"
+                else:
+                    why = "another rank stopped"
+                logger.warning("%s: stopped at step %d of %d; last.pt written, continue with --resume",
+                               why, done, config.steps)
                 break
         bar.close()
         if board is not None:
             board.close()
         if world > 1:
             _check_ranks_in_sync(model, out_dir, rank, world)
-        if stopped is not None:
-            reason = "interrupted" if stop.signum is not None else f"time budget of {max_minutes:g} min spent"
-            logger.warning("%s: stopped at step %d of %d; last.pt written, continue with --resume",
-                           reason, stopped, config.steps)
-            stop.reraise()
+    stop.deliver()  # outside `with stop`: to the handler that was there before
     return out_dir
 
 

@@ -403,3 +403,17 @@ def test_large_batch_is_vectorised(rng):
     out = convert(x, "openpose25", "superset")
     assert out.shape == (100_000, 52, 3)
     np.testing.assert_array_equal(out[-1, _at("superset", "pelvis")], x[-1, 8])
+
+
+def test_tables_made_under_inference_mode_still_train():
+    """The per-device tables are cached: a first call under inference mode (as the Lifter's)
+    must not leave inference tensors that a later training call cannot save for backward."""
+    names = ("left_hip", "right_hip", "nose")
+    src = Layout(name="inference_first", names=names, edges=(), flip_pairs=(), canonical=names)  # cached nowhere else
+    x = torch.rand(2, 3, 3)
+    with torch.inference_mode():
+        to_superset(x, src)
+    x.requires_grad_(True)
+    superset, _ = to_superset(x, src)
+    superset.nan_to_num().sum().backward()
+    assert torch.isfinite(x.grad).all()

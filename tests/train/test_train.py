@@ -210,11 +210,11 @@ def test_ranks_agree_on_when_to_stop(tmp_path):
     script.write_text(
         "import json, os, signal, sys, torch, torch.distributed as dist\n"
         "from pose2mesh.train.loop import _StopRequest\n"
-        "dist.init_process_group('gloo'); rank = dist.get_rank(); cpu = torch.device('cpu')\n"
-        "asked = _StopRequest(None, cpu)\n"
+        "dist.init_process_group('gloo'); rank = dist.get_rank()\n"
+        "asked = _StopRequest(None, 2)\n"
         "if rank == 0: asked.signum = signal.SIGTERM  # only rank 0 got the signal\n"
-        "late = _StopRequest(0.0 if rank == 1 else None, cpu)  # only rank 1 is past its budget\n"
-        "answers = [asked(2), late(2), _StopRequest(None, cpu)(2), _StopRequest(60.0, cpu)(2)]\n"
+        "late = _StopRequest(0.0 if rank == 1 else None, 2)  # only rank 1 is past its budget\n"
+        "answers = [asked(), late(), _StopRequest(None, 2)(), _StopRequest(60.0, 2)()]\n"
         "json.dump(answers, open(os.path.join(sys.argv[1], f'rank{rank}.json'), 'w'))\n")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
            str(script), str(tmp_path)]
@@ -266,8 +266,22 @@ def test_two_process_torchrun_stays_in_sync(tmp_path):
     assert (out / "last.pt").exists()
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
-def test_ctrl_c_stops_a_torchrun_run_cleanly(tmp_path):
+@pytest.mark.parametrize("target", ["ctrl_c_to_torchrun", "sigterm_to_one_rank"])
+def test_a_signal_stops_a_torchrun_run_cleanly(tmp_path, target):
     import signal
     import time
 
@@ -276,7 +290,6 @@ def test_ctrl_c_stops_a_torchrun_run_cleanly(tmp_path):
            "-m", "pose2mesh", "train", str(ROOT / "experiments" / "smoke.yaml")]
     for item in TINY[1:] + [f"out_dir={out}", "steps=100000", "ckpt_every=100000", "val_every=100000"]:
         cmd += ["--set", item]
-    # a session of its own: Ctrl-C in a terminal reaches torchrun and both workers, as killpg does
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -284,12 +297,15 @@ def test_ctrl_c_stops_a_torchrun_run_cleanly(tmp_path):
         while not ((out / "metrics.csv").exists() and len(_losses(out)) >= 2):
             assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
             time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)
+        if target == "ctrl_c_to_torchrun":  # as a terminal's Ctrl-C: torchrun passes SIGINT on to the ranks
+            os.killpg(proc.pid, signal.SIGINT)
+        else:  # one rank only (either): the other must stop at the same step
+            os.kill(_children(proc.pid)[0], signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0 and "stopped at step" in err
+    assert proc.returncode != 0 and "stopped at step" in err and "Traceback" not in err.split("stopped at step")[0]
     step = load_checkpoint(out / "last.pt")["step"]
     assert 2 <= step < 100000 and max(_losses(out)) == step  # the interrupted step finished and was saved
     sync = json.loads((out / "ddp_sync.json").read_text())
