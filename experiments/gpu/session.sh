@@ -11,6 +11,9 @@
 #   bash experiments/gpu/session.sh train 9      #   then resume, repeated until it says "done"
 #   bash experiments/gpu/session.sh finish       # on the GPU: export, evaluate (3 test sets), pack
 #
+# Budget of a 30-minute session: ~1-2 min to start the machine, ~5 for check, so ~20 for train
+# (2-3 calls; each call's first ~30 s is set-up) and finish: set `steps` in experiments/default.yaml
+# from check's "18 min = N steps" line before the first train call if the recipe does not fit.
 # GPU calls carry `.carry` and `.whl`; results land in $OUT (default outputs/gpu): at most
 # a few files (check.txt, train.txt, val.csv, metrics.csv, model_gpu.pt, eval.tgz).
 # Training state stays in runs/default between calls (kept while the machine is warm).
@@ -56,6 +59,8 @@ check)
                 --set amp=$amp --set out_dir=runs/probe_amp_$amp > runs/probe_amp_$amp.log 2>&1 \
                 || { tail -5 runs/probe_amp_$amp.log; exit 1; }
             echo "amp=$amp: samples/s per $(( steps / 3 )) steps: $(tail -n +2 runs/probe_amp_$amp/metrics.csv | awk -F, '{printf "%s ", $NF}')"
+            # the last reading (warm) -> how many joint steps of 128 fit 18 minutes (validation not counted)
+            tail -n 1 runs/probe_amp_$amp/metrics.csv | awk -F, '{printf "  18 min = %d steps of 128 (experiments/default.yaml: steps)\n", $NF * 1080 / 128}'
         done
         python experiments/benchmarks/lift_speed.py --device $DEVICE --configs shipped default --compile --train
         python experiments/benchmarks/data_throughput.py --batch 128 1024 --repeats 5  # the data engine (GPU too)
