@@ -9,7 +9,6 @@ The same arguments always give the same test set, on every device (generated on 
 from __future__ import annotations
 
 import copy
-
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
