@@ -46,8 +46,8 @@ def lift(model, testset) -> dict[str, torch.Tensor]:
     mix = torch.as_tensor(_joints.conversion_matrix("superset", testset.layout), dtype=torch.float32)
     superset, presence = _joints.to_superset(testset.keypoints, testset.layout)
     out = {"mesh": [], "posenet": []}
-    for xy, p in zip(superset.split(256), presence.split(256)):
-        res = model(xy, p)
+    for xy, p, K in zip(superset.split(256), presence.split(256), testset.K.split(256)):
+        res = model(xy, p, K=K)  # the test cameras, as pose2mesh evaluate
         out["mesh"].append(res["joints_mesh"])
         out["posenet"].append(res["joints_posenet"])
     root = testset.superset3d[:, :1]

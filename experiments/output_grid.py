@@ -63,7 +63,7 @@ def main() -> None:
         model.eval()
         cells = []
         for ts in sets.values():
-            pred = predict(model, ts.keypoints, ts.layout)
+            pred = predict(model, ts.keypoints, ts.layout, K=ts.K)
             r = score(pred["joints"], pred["vertices"], ts, body.faces)
             cells.append(f"{r['mpjpe']:.1f} / {r['pa_mpjpe']:.1f} / {r['mpvpe']:.1f} / {r['normal_deg']:.1f}")
         lines.append(f"| {anchor} | {sigma} | {smooth} | " + " | ".join(cells) + " |")

@@ -28,7 +28,10 @@ Conventions
   view of :data:`pose2mesh.camera.DEFAULT_FOV_DEG` (60) degrees across the
   longer image side (``result.focal_assumed`` is then True, a warning is
   logged and ``result.notes`` says so).  Only the distance to the camera
-  depends on that guess: the root-relative pose and mesh do not.
+  depends on that guess: the root-relative pose and mesh do not.  A given
+  ``K`` or ``focal_length`` also informs the pose of a model with camera
+  input (the shipped one; ``docs/models.md``): it then knows how obliquely
+  and how close the person is seen, and lifts more accurately.
 * ``image_size`` is required unless ``K`` is given (it defines the principal
   point and the default focal length).
 """
@@ -541,7 +544,8 @@ class Lifter:
                 e = min(s + self.batch_size, n)
                 superset, presence = _joints.to_superset(
                     torch.as_tensor(kp_in[s:e], dtype=torch.float32, device=dev), layout)
-                out = self.model(superset, presence)
+                out = self.model(superset, presence,
+                                 K=None if focal_assumed else torch.as_tensor(Ks[s:e], dtype=torch.float32, device=dev))
                 sup_rel = out["joints_mesh"]  # (B, 52, 3) root-relative
                 lay_rel = torch.einsum("js,bsc->bjc", mix, sup_rel)
                 lay_rel = torch.where(derivable[:, None], lay_rel, torch.full_like(lay_rel, math.nan))

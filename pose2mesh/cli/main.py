@@ -214,10 +214,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     body = load_body("default", device=device)
     for name, path in [("model", args.checkpoint)] + [tuple(b.split("=", 1)) for b in args.baseline]:
         model, _ = load_model(path, device=device)
-        pred = predict(model, testset.keypoints, args.layout)
+        pred = predict(model, testset.keypoints, args.layout, K=testset.K)
         rows[name] = score(pred["joints"], pred["vertices"], testset, body.faces)
+        if model.camera:  # the same model when the user cannot give the camera
+            pred = predict(model, testset.keypoints, args.layout)
+            rows[f"{name}, camera unknown"] = score(pred["joints"], pred["vertices"], testset, body.faces)
         if args.fitting and name == "model":
-            pred = predict_fitting(model, testset.keypoints, args.layout, body)
+            pred = predict_fitting(model, testset.keypoints, args.layout, body, K=testset.K)
             rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset, body.faces)
     reference = SyntheticBatches(body, config=SyntheticConfig(batch_size=256), seed=99).batch(0)
     rows["mean pose (trivial)"] = score(*mean_pose_baseline(testset, reference), testset, body.faces)
@@ -308,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Laplacian smoothing iterations of the output mesh (default: the checkpoint's; docs/models.md)")
     export.set_defaults(func=_export_model)
 
-    ev = sub.add_parser("evaluate", help="evaluate a checkpoint on a fixed-seed test set built from motion files")
+    ev = sub.add_parser(
+        "evaluate", help="evaluate a checkpoint on a fixed-seed test set built from motion files",
+        description="Evaluate a checkpoint (and baselines) on a fixed-seed test set built from motion files; write "
+                    "report.json and report.md (errors in mm). The models get the test cameras' intrinsics; a model "
+                    "with camera input (docs/models.md) gets a second row, 'camera unknown', lifted without them.")
     ev.add_argument("checkpoint", help="model checkpoint (.pt)")
     ev.add_argument("--motion", required=True, help="folder of held-out motion files (BVH / ASF+AMC)")
     ev.add_argument("--layout", default="coco", help="detector layout of the test input (default: %(default)s)")

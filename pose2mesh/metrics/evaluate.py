@@ -20,11 +20,14 @@ METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe
 
 
 @torch.no_grad()
-def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256) -> dict[str, torch.Tensor]:
+def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
+            K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Run a Pose2MeshNet on detector keypoints.
 
     Args:
         keypoints: ``(N, J, 3)`` pixels + confidence in ``layout``.
+        K: ``(N, 3, 3)`` the cameras' intrinsics (pixels), for models with
+            camera input; None: unknown cameras.
 
     Returns:
         ``joints (N, S, 3)`` superset keypoints regressed from the mesh and
@@ -32,16 +35,21 @@ def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256) 
     """
     device = next(model.parameters()).device
     out = {"joints": [], "vertices": []}
-    for chunk in keypoints.split(batch_size):
+    for i, chunk in enumerate(keypoints.split(batch_size)):
         superset, presence = _joints.to_superset(chunk.to(device), layout)
-        res = model(superset, presence)
+        res = model(superset, presence, K=_chunk(K, i, batch_size, device))
         out["joints"].append(res["joints_mesh"].cpu())
         out["vertices"].append(res["vertices"].cpu())
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+def _chunk(K: torch.Tensor | None, i: int, batch_size: int, device) -> torch.Tensor | None:
+    """Rows ``[i B, (i + 1) B)`` of ``K`` on ``device`` (None stays None)."""
+    return None if K is None else K[i * batch_size:(i + 1) * batch_size].to(device)
+
+
 def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_size: int = 256,
-                    **fit_kwargs) -> dict[str, torch.Tensor]:
+                    K: torch.Tensor | None = None, **fit_kwargs) -> dict[str, torch.Tensor]:
     """The "optimisation fitting" baseline: fit the body to the model's PoseNet keypoints.
 
     The model's PoseNet lifts the keypoints (``model(superset, presence,
@@ -58,6 +66,7 @@ def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_siz
         body: the :class:`pose2mesh.body.OpenBody` the model was trained with
             (the fit runs on its device).
         batch_size: PoseNet batch size.
+        K: ``(N, 3, 3)`` intrinsics for a camera model, as in :func:`predict`.
         **fit_kwargs: passed to :func:`pose2mesh.fitting.fit_body_to_keypoints`
             (``steps``, ``num_betas``, ``pose_weight``, ``progress``, ...).
 
@@ -70,9 +79,9 @@ def predict_fitting(model, keypoints: torch.Tensor, layout: str, body, batch_siz
     device = next(model.parameters()).device
     lifted = []
     with torch.no_grad():
-        for chunk in keypoints.split(batch_size):
+        for i, chunk in enumerate(keypoints.split(batch_size)):
             superset, presence = _joints.to_superset(chunk.to(device), layout)
-            lifted.append(model(superset, presence, mesh=False)["joints_posenet"])
+            lifted.append(model(superset, presence, mesh=False, K=_chunk(K, i, batch_size, device))["joints_posenet"])
     fit = fit_body_to_keypoints(body, torch.cat(lifted), **fit_kwargs)
     return {"joints": fit.joints.cpu(), "vertices": fit.vertices.cpu()}
 

@@ -9,7 +9,7 @@ Conventions of every module here:
 * Output: ROOT-RELATIVE 3D in METRES in OpenCV camera axes (x right, y down,
   z forward); root = the superset ``pelvis`` (index 0).
 
-* :mod:`pose2mesh.models.normalize` -- :func:`normalize_keypoints`.
+* :mod:`pose2mesh.models.normalize` -- :func:`normalize_keypoints`, :func:`camera_features`.
 * :mod:`pose2mesh.models.posenet` -- :class:`GraphPoseNet`, :class:`MLPPoseNet`.
 * :mod:`pose2mesh.models.meshnet` -- :class:`MeshNetConfig`, :class:`MeshNet`.
 * :mod:`pose2mesh.models.lifter` -- :class:`Pose2MeshNet`, :class:`ModelConfig`,
@@ -28,11 +28,13 @@ from pose2mesh.models.lifter import (
     model_config,
 )
 from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
-from pose2mesh.models.normalize import normalize_keypoints
+from pose2mesh.models.normalize import CAMERA_FEATURES, camera_features, normalize_keypoints
 from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
 
 __all__ = [
     "normalize_keypoints",
+    "camera_features",
+    "CAMERA_FEATURES",
     "GraphPoseNet",
     "MLPPoseNet",
     "ROOT_INDEX",

@@ -15,6 +15,13 @@ Conventions
   - ``joints_mesh`` ``(B, S, 3)``: ``regressor_superset @ vertices`` (of the
     root-relative vertices; its pelvis row is 0 up to rounding).
 
+* Camera (``ModelConfig.camera``): ``K (B, 3, 3)`` (pixels) may be passed with
+  the keypoints; a camera model feeds the crop's direction and angular size in
+  that camera to its PoseNet (:func:`pose2mesh.models.camera_features`), and
+  lifts without them (as an unknown camera) when ``K`` is None.  While
+  training, each sample's camera is hidden with probability
+  ``ModelConfig.camera_dropout``, so that the network learns both cases.
+  Models without camera input ignore ``K``.
 * Keypoint anchoring (``ModelConfig.anchor > 0``): the MeshNet's vertices
   (after its optional output smoothing, ``MeshNetConfig.smooth``) are moved
   towards the PoseNet's keypoints before re-rooting,
@@ -39,7 +46,7 @@ from torch import Tensor, nn
 
 from pose2mesh.graph import MeshHierarchy
 from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
-from pose2mesh.models.normalize import normalize_keypoints
+from pose2mesh.models.normalize import camera_features, normalize_keypoints
 from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
 
 __all__ = [
@@ -95,6 +102,9 @@ class ModelConfig:
             offset between the PoseNet's keypoints and the mesh's regressed keypoints
             that is applied to the vertices near each keypoint (module docstring).
         anchor_sigma: width (metres, on the template) of the anchoring weights.
+        camera: the PoseNet takes camera features (module docstring).
+        camera_dropout: probability, in training, that a sample's camera is
+            hidden (fed as unknown); ignored without ``camera``.
     """
 
     posenet: str = "graph"
@@ -104,6 +114,8 @@ class ModelConfig:
     layout: str = "superset"
     anchor: float = 0.0
     anchor_sigma: float = 0.03
+    camera: bool = False
+    camera_dropout: float = 0.25
 
     def __post_init__(self) -> None:
         if self.posenet not in POSENETS:
@@ -112,6 +124,8 @@ class ModelConfig:
             raise ValueError(f"anchor must be in [0, 1], got {self.anchor}")
         if not self.anchor_sigma > 0:
             raise ValueError(f"anchor_sigma must be positive (metres), got {self.anchor_sigma}")
+        if not 0.0 <= self.camera_dropout <= 1.0:
+            raise ValueError(f"camera_dropout must be in [0, 1], got {self.camera_dropout}")
         # nested mappings (from YAML / a checkpoint's to_dict()) -> the dataclasses
         if isinstance(self.graph_posenet, Mapping):
             self.graph_posenet = GraphPoseNetConfig(**self.graph_posenet)
@@ -195,16 +209,19 @@ class Pose2MeshNet(nn.Module):
         anchor: keypoint anchoring strength (0: off; module docstring).
         anchor_weights: ``(V, S)`` anchoring weights (rows sum to 1), needed when
             ``anchor > 0`` (:func:`anchor_weights`); a (non-persistent) buffer.
+        camera_dropout: in training, the probability that a sample's camera is
+            hidden from a camera PoseNet (module docstring).
 
     Shape:
         - xy: :math:`(B, S, 2)` pixels, presence :math:`(B, S)`
+        - K: :math:`(B, 3, 3)` or :math:`(3, 3)` pixels, or None (unknown camera)
         - output: dict with ``joints_posenet`` :math:`(B, S, 3)`,
           ``vertices`` :math:`(B, V, 3)`, ``joints_mesh`` :math:`(B, S, 3)`
           (root-relative metres, OpenCV axes)
     """
 
     def __init__(self, posenet: nn.Module, meshnet: MeshNet, regressor: Tensor, detach_posenet: bool = False,
-                 anchor: float = 0.0, anchor_weights: Optional[Tensor] = None) -> None:
+                 anchor: float = 0.0, anchor_weights: Optional[Tensor] = None, camera_dropout: float = 0.0) -> None:
         super().__init__()
         s, v = meshnet.num_keypoints, meshnet.num_vertices
         if tuple(regressor.shape) != (s, v):
@@ -216,6 +233,8 @@ class Pose2MeshNet(nn.Module):
         self.meshnet = meshnet
         self.detach_posenet = bool(detach_posenet)
         self.anchor = float(anchor)
+        self.camera = getattr(posenet, "camera_input", None) is not None
+        self.camera_dropout = float(camera_dropout)
         self.register_buffer("regressor", regressor.detach().to(torch.float32).clone(), persistent=False)
         # The regressors touch few vertices (~900 of 12,272 for the open body): regressing from those
         # alone reads ~1/14 of the dense (S, V) matrix, ~10x faster than the dense product on CPU.
@@ -227,11 +246,20 @@ class Pose2MeshNet(nn.Module):
         self.register_buffer("anchor_weights", None if weights is None else weights.to_sparse_csr(), persistent=False)
         self.register_buffer("anchor_mixing", None if weights is None else self.regressor @ weights, persistent=False)
 
-    def forward(self, xy: Tensor, presence: Tensor, mesh: bool = True) -> dict[str, Tensor]:
-        """Lift; with ``mesh=False`` only the PoseNet runs (output: ``joints_posenet`` alone)."""
+    def forward(self, xy: Tensor, presence: Tensor, mesh: bool = True, K: Optional[Tensor] = None) -> dict[str, Tensor]:
+        """Lift; with ``mesh=False`` only the PoseNet runs (output: ``joints_posenet`` alone).
+
+        ``K``: the cameras' intrinsics (pixels), or None when unknown (module docstring).
+        """
         presence = presence.to(xy.dtype)
-        norm, _, _ = normalize_keypoints(xy, presence)
-        joints = self.posenet(norm, presence)
+        norm, center, scale = normalize_keypoints(xy, presence)
+        if self.camera:
+            known = None
+            if K is not None and self.training and self.camera_dropout > 0:
+                known = torch.rand(xy.shape[0], device=xy.device) >= self.camera_dropout
+            joints = self.posenet(norm, presence, camera_features(center, scale, K, known))
+        else:
+            joints = self.posenet(norm, presence)
         if not mesh:
             return {"joints_posenet": joints}
         joints_in = joints.detach() if self.detach_posenet else joints
@@ -332,15 +360,16 @@ def build_model(
         g = cfg.graph_posenet
         posenet: nn.Module = GraphPoseNet(
             channels=g.channels, latent=g.latent, node_latent=g.node_latent, enc_blocks=g.enc_blocks,
-            dec_blocks=g.dec_blocks, K=g.K, norm=g.norm, dropout=g.dropout, layout=cfg.layout,
+            dec_blocks=g.dec_blocks, K=g.K, norm=g.norm, dropout=g.dropout, layout=cfg.layout, camera=cfg.camera,
         )
     else:
         m = cfg.mlp_posenet
-        posenet = MLPPoseNet(width=m.width, num_blocks=m.num_blocks, dropout=m.dropout, layout=cfg.layout)
+        posenet = MLPPoseNet(width=m.width, num_blocks=m.num_blocks, dropout=m.dropout, layout=cfg.layout,
+                             camera=cfg.camera)
     meshnet = MeshNet(cfg.meshnet, hierarchy, layout=cfg.layout)
     weights = anchor_weights(template, regressor, cfg.anchor_sigma) if cfg.anchor > 0 else None
     model = Pose2MeshNet(posenet, meshnet, regressor, detach_posenet=cfg.meshnet.detach_posenet,
-                         anchor=cfg.anchor, anchor_weights=weights)
+                         anchor=cfg.anchor, anchor_weights=weights, camera_dropout=cfg.camera_dropout)
     model.config = cfg
     return model.to(device) if device is not None else model
 

@@ -17,17 +17,25 @@ Conventions
   scaling all pixels by the same factor gives the same ``norm`` (up to float
   rounding). The networks therefore see only the shape of the 2D pose; metric
   size comes from the learned body proportions.
+* Camera features (:func:`camera_features`): what the crop removed, in the
+  camera's normalised image coordinates (pixels divided by the focal length):
+  the crop centre's direction from the principal point and the crop's size.
+  They tell a network how obliquely and how close the person is seen (how
+  strong the perspective is), when the intrinsics are known.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["normalize_keypoints", "DEFAULT_MIN_SCALE"]
+__all__ = ["normalize_keypoints", "camera_features", "CAMERA_FEATURES", "DEFAULT_MIN_SCALE"]
 
 #: Smallest crop half-size in pixels (a single present keypoint, or all present
 #: keypoints on one pixel, gives a zero-size box).
 DEFAULT_MIN_SCALE = 1e-3
+
+#: Number of camera features per sample (:func:`camera_features`).
+CAMERA_FEATURES = 4
 
 
 def normalize_keypoints(
@@ -76,3 +84,49 @@ def normalize_keypoints(
     norm = (xy - center.unsqueeze(-2)) / scale[..., None, None]
     norm = torch.where(mask, norm, torch.zeros_like(norm))
     return norm, center, scale
+
+
+def camera_features(center: Tensor, scale: Tensor, K: Tensor | None, known: Tensor | None = None) -> Tensor:
+    """Per-sample camera features of a crop: ``[(cx - px) / fx, (cy - py) / fy, scale / f, 1]``.
+
+    ``(cx, cy)`` and ``scale`` are the crop centre and half-size of
+    :func:`normalize_keypoints` (pixels), ``px, py`` the principal point,
+    ``fx, fy`` the focal lengths (pixels) and ``f = sqrt(fx fy)``: the first two
+    are the tangents of the angles between the optical axis and the ray through
+    the crop centre, the third the crop's angular half-size (large: the person
+    is close and seen with strong perspective).  The last feature is 1 when
+    the camera is known.  Where it is not (``K`` is None, or ``known`` is False)
+    all four are 0: a network trained with some unknown cameras
+    (``ModelConfig.camera_dropout``) then lifts as well as it can without them.
+
+    Args:
+        center: crop centres, pixels.
+        scale: crop half-sizes, pixels.
+        K: intrinsics in pixels, one per sample or one for all; None: unknown.
+        known: ``True`` where the camera of a sample is known (default: all).
+
+    Shape:
+        - center: :math:`(B, 2)`, scale: :math:`(B,)`
+        - K: :math:`(B, 3, 3)` or :math:`(3, 3)`; known: :math:`(B,)` bool
+        - output: :math:`(B, 4)`, dtype of ``center``
+
+    Raises:
+        ValueError: on mismatched shapes.
+    """
+    if center.dim() != 2 or center.shape[-1] != 2 or scale.shape != center.shape[:1]:
+        raise ValueError(f"center must be (B, 2) and scale (B,), got {tuple(center.shape)} and {tuple(scale.shape)}")
+    b = center.shape[0]
+    if K is None:
+        return center.new_zeros(b, CAMERA_FEATURES)
+    K = K.to(center)
+    if K.shape not in ((3, 3), (b, 3, 3)):
+        raise ValueError(f"K must have shape (3, 3) or ({b}, 3, 3), got {tuple(K.shape)}")
+    K = K.expand(b, 3, 3)
+    fx, fy = K[:, 0, 0], K[:, 1, 1]
+    features = torch.stack([(center[:, 0] - K[:, 0, 2]) / fx, (center[:, 1] - K[:, 1, 2]) / fy,
+                            scale / (fx * fy).sqrt(), torch.ones_like(fx)], -1)
+    if known is not None:
+        if known.shape != (b,):
+            raise ValueError(f"known must have shape ({b},), got {tuple(known.shape)}")
+        features = torch.where(known[:, None], features, torch.zeros_like(features))
+    return features

@@ -11,6 +11,11 @@ Conventions (both networks)
 * Output: ``(B, S, 3)`` ROOT-RELATIVE 3D keypoints in METRES, OpenCV camera
   axes (x right, y down, z forward). Root = superset ``pelvis`` (index 0); the
   output's pelvis is exactly 0 (the raw prediction's pelvis is subtracted).
+* Camera input (``camera=True``): the ``(B, 4)`` features of
+  :func:`pose2mesh.models.camera_features` (the crop's direction and angular
+  size in the camera; all 0 for an unknown camera) enter through a linear map
+  that starts at zero, so a camera network initialised from one without
+  camera input lifts exactly as it did until it is trained.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from torch import Tensor, nn
 
 from pose2mesh.joints import get_layout
 from pose2mesh.models.layers import GraphResBlock, check_input, keypoint_laplacian, masked_coordinates
+from pose2mesh.models.normalize import CAMERA_FEATURES
 
 __all__ = ["GraphPoseNet", "MLPPoseNet", "ROOT_INDEX"]
 
@@ -31,6 +37,28 @@ def _root_relative(joints: Tensor) -> Tensor:
     return joints - joints[:, ROOT_INDEX : ROOT_INDEX + 1]
 
 
+def _camera_input(camera: bool, width: int) -> nn.Linear | None:
+    """The zero-initialised map of the camera features (module docstring), or None."""
+    if not camera:
+        return None
+    layer = nn.Linear(CAMERA_FEATURES, width, bias=False)
+    nn.init.zeros_(layer.weight)
+    return layer
+
+
+def _check_camera(module: nn.Module, camera: Tensor | None, batch: int) -> Tensor | None:
+    """``camera`` validated against ``module.camera_input``; zeros (unknown) when not given."""
+    if module.camera_input is None:
+        if camera is not None:
+            raise ValueError("this PoseNet has no camera input (built with camera=False): pass camera=None")
+        return None
+    if camera is None:
+        return module.camera_input.weight.new_zeros(batch, CAMERA_FEATURES)
+    if camera.shape != (batch, CAMERA_FEATURES):
+        raise ValueError(f"camera features must have shape ({batch}, {CAMERA_FEATURES}), got {tuple(camera.shape)}")
+    return camera
+
+
 class GraphPoseNet(nn.Module):
     """Graph autoencoder over the superset skeleton graph (Chebyshev convolutions).
 
@@ -38,7 +66,8 @@ class GraphPoseNet(nn.Module):
     through a linear embedding plus a learned per-keypoint identity
     embedding; an ABSENT keypoint gets instead a learned per-keypoint
     "absent" embedding (never zero-filled coordinates):
-    ``h_s = p_s (W [x_s, y_s, p_s] + e_s) + (1 - p_s) a_s``.
+    ``h_s = p_s (W [x_s, y_s, p_s] + e_s + C c) + (1 - p_s) a_s``, ``c`` the
+    camera features (``camera=True`` only; module docstring).
     Encoder: ``enc_blocks`` residual ChebConv blocks on the keypoint graph ->
     per-node bottleneck to ``node_latent`` channels -> flatten -> linear ->
     ``latent`` (global pose code). Decoder: linear back to ``(S, node_latent)``
@@ -55,9 +84,11 @@ class GraphPoseNet(nn.Module):
         norm: ``"layer"``, ``"batch"`` or ``"none"`` (see :class:`NodeNorm`).
         dropout: dropout on the latent code (training only).
         layout: keypoint layout of the input (the canonical ``"superset"``).
+        camera: take camera features (:func:`pose2mesh.models.camera_features`).
 
     Shape:
         - norm_xy: :math:`(B, S, 2)`, presence :math:`(B, S)`
+        - camera: :math:`(B, 4)` or None (unknown camera; only with ``camera=True``)
         - output: :math:`(B, S, 3)` root-relative metres, OpenCV axes
     """
 
@@ -72,6 +103,7 @@ class GraphPoseNet(nn.Module):
         norm: str = "layer",
         dropout: float = 0.0,
         layout: str = "superset",
+        camera: bool = False,
     ) -> None:
         super().__init__()
         lay = get_layout(layout)
@@ -82,6 +114,7 @@ class GraphPoseNet(nn.Module):
         self.register_buffer("laplacian", keypoint_laplacian(layout), persistent=False)
 
         self.input = nn.Linear(3, channels)
+        self.camera_input = _camera_input(camera, channels)
         self.keypoint_embedding = nn.Parameter(torch.zeros(s, channels))
         self.absent_embedding = nn.Parameter(torch.zeros(s, channels))
         self.encoder = nn.ModuleList(GraphResBlock(channels, K, norm) for _ in range(enc_blocks))
@@ -106,12 +139,15 @@ class GraphPoseNet(nn.Module):
             nn.init.normal_(self.refine_head.weight, std=1e-3)
             nn.init.zeros_(self.refine_head.bias)
 
-    def forward(self, norm_xy: Tensor, presence: Tensor) -> Tensor:
+    def forward(self, norm_xy: Tensor, presence: Tensor, camera: Tensor | None = None) -> Tensor:
         check_input(norm_xy, presence, self.num_keypoints)
+        camera = _check_camera(self, camera, norm_xy.shape[0])
         xy, p = masked_coordinates(norm_xy, presence)
         pc = p.unsqueeze(-1)
-        h = torch.cat([xy, pc], dim=-1)
-        h = pc * (self.input(h) + self.keypoint_embedding) + (1.0 - pc) * self.absent_embedding
+        h = self.input(torch.cat([xy, pc], dim=-1)) + self.keypoint_embedding
+        if camera is not None:
+            h = h + self.camera_input(camera.to(h.dtype)).unsqueeze(1)
+        h = pc * h + (1.0 - pc) * self.absent_embedding
         for block in self.encoder:
             h = block(h, self.laplacian)
         b = h.shape[0]
@@ -129,7 +165,8 @@ class GraphPoseNet(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"S={self.num_keypoints}, channels={self.channels}, latent={self.latent_size}, "
-            f"node_latent={self.node_latent}, enc_blocks={self.enc_blocks}, dec_blocks={self.dec_blocks}, K={self.K}"
+            f"node_latent={self.node_latent}, enc_blocks={self.enc_blocks}, dec_blocks={self.dec_blocks}, K={self.K}, "
+            f"camera={self.camera_input is not None}"
         )
 
 
@@ -139,24 +176,30 @@ class MLPPoseNet(nn.Module):
     ``Linear(3S, width) -> BN -> ReLU -> dropout``, then ``num_blocks``
     residual blocks of 2 x (Linear, BN, ReLU, dropout), then
     ``Linear(width, 3S)``. Same masked input as :class:`GraphPoseNet`
-    (coordinates times presence, presence as a third channel).
+    (coordinates times presence, presence as a third channel); with
+    ``camera=True`` the camera features are added through a zero-initialised
+    linear map to the first layer's output (before its batch norm).
 
     Args:
         width: hidden width (4096 in the paper).
         num_blocks: residual blocks (2 in the paper).
         dropout: dropout probability (0.5 in Martinez et al.).
         layout: keypoint layout of the input (the canonical ``"superset"``).
+        camera: take camera features (:func:`pose2mesh.models.camera_features`).
 
     Shape:
         - norm_xy: :math:`(B, S, 2)`, presence :math:`(B, S)`
+        - camera: :math:`(B, 4)` or None (unknown camera; only with ``camera=True``)
         - output: :math:`(B, S, 3)` root-relative metres, OpenCV axes
     """
 
-    def __init__(self, width: int = 1024, num_blocks: int = 2, dropout: float = 0.25, layout: str = "superset") -> None:
+    def __init__(self, width: int = 1024, num_blocks: int = 2, dropout: float = 0.25, layout: str = "superset",
+                 camera: bool = False) -> None:
         super().__init__()
         s = get_layout(layout).num_joints
         self.num_keypoints, self.width, self.num_blocks = s, width, num_blocks
         self.input = nn.Sequential(nn.Linear(3 * s, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout))
+        self.camera_input = _camera_input(camera, width)
         self.blocks = nn.ModuleList(
             nn.Sequential(
                 nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout),
@@ -166,14 +209,19 @@ class MLPPoseNet(nn.Module):
         )
         self.output = nn.Linear(width, 3 * s)
 
-    def forward(self, norm_xy: Tensor, presence: Tensor) -> Tensor:
+    def forward(self, norm_xy: Tensor, presence: Tensor, camera: Tensor | None = None) -> Tensor:
         check_input(norm_xy, presence, self.num_keypoints)
+        camera = _check_camera(self, camera, norm_xy.shape[0])
         xy, p = masked_coordinates(norm_xy, presence)
         b = xy.shape[0]
-        h = self.input(torch.cat([xy, p.unsqueeze(-1)], dim=-1).reshape(b, -1))
+        linear, rest = self.input[0], self.input[1:]
+        h = linear(torch.cat([xy, p.unsqueeze(-1)], dim=-1).reshape(b, -1))
+        if camera is not None:
+            h = h + self.camera_input(camera.to(h.dtype))
+        h = rest(h)
         for block in self.blocks:
             h = h + block(h)
         return _root_relative(self.output(h).view(b, self.num_keypoints, 3))
 
     def extra_repr(self) -> str:
-        return f"S={self.num_keypoints}, width={self.width}, num_blocks={self.num_blocks}"
+        return f"S={self.num_keypoints}, width={self.width}, num_blocks={self.num_blocks}, camera={self.camera_input is not None}"

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 LOG_FIELDS = ("step", "layout", "loss", "vertices", "normals", "edges", "joints_mesh", "joints_posenet",
               "consistency", "lr", "samples_per_s")
 #: The batch keys the losses use (the layout-independent ones: a paired batch concatenates them).
-PAIRED_KEYS = ("superset", "presence", "superset3d", "vertices")
+PAIRED_KEYS = ("superset", "presence", "superset3d", "vertices", "K")
 VAL_FIELDS = ("step", "val_mpjpe_mm", "val_pa_mpjpe_mm", "val_mpvpe_mm", "val_posenet_mpjpe_mm")
 
 
@@ -223,7 +223,8 @@ def make_validation(body: OpenBody, prior: PosePrior, config: TrainConfig) -> li
 
         ts = make_test_set(val.val_motion, layout="coco", n=val.val_size, seed=12345, noise="detector", body=body)
         superset, presence = to_superset(ts.keypoints, "coco")
-        batches = [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices}]
+        batches = [{"superset": superset, "presence": presence, "superset3d": ts.superset3d, "vertices": ts.vertices,
+                    "K": ts.K}]
     else:
         cfg = SyntheticConfig(batch_size=min(val.val_size, 256), layout="coco", corruption=val.corruption,
                               num_betas=val.num_betas, shapes="adults")
@@ -241,7 +242,7 @@ def validate(model, batches: list[dict]) -> dict[str, float]:
     model.eval()
     sums, count = {k: 0.0 for k in VAL_FIELDS[1:]}, 0
     for batch in batches:
-        out = model(batch["superset"], batch["presence"])
+        out = model(batch["superset"], batch["presence"], K=batch["K"])
         gt_joints, gt_vertices = root_relative(batch)
         n = gt_joints.shape[0]
         sums["val_mpjpe_mm"] += float(mpjpe(out["joints_mesh"], gt_joints).sum())
@@ -428,7 +429,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                 layout = f"{layout}+{other}"
             autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
             with autocast:
-                out = net(batch["superset"], batch["presence"], mesh=mesh)
+                out = net(batch["superset"], batch["presence"], mesh=mesh, K=batch["K"])
                 terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()

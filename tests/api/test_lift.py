@@ -13,6 +13,7 @@ import trimesh
 import pose2mesh.api as api
 from pose2mesh.api import Lifter, LiftResult, lift, usable_keypoints
 from pose2mesh.camera import DEFAULT_FOV_DEG, default_focal_length
+from pose2mesh.joints import to_superset
 
 
 def _batch(example, n):
@@ -117,8 +118,17 @@ def test_camera_focal_assumed_focal_and_K(lifter, example, caplog):
     viaK = lifter(example.keypoints, K=example.K)
     assert viaK.image_size is None and not viaK.focal_assumed
     np.testing.assert_allclose(viaK.translation, given.translation, atol=1e-5)
-    # the network does not see the focal length: only the depth changes, roughly in proportion
-    np.testing.assert_allclose(assumed.vertices_rel, given.vertices_rel, atol=1e-5)
+    # the network gets the camera only when it is given (a camera model's pose then uses it), never a guess
+    superset, presence = to_superset(torch.as_tensor(example.keypoints[None], dtype=torch.float32), "coco")
+    with torch.no_grad():
+        unknown, known = (lifter.model(superset, presence, K=k)["vertices"][0].numpy()
+                          for k in (None, torch.as_tensor(example.K, dtype=torch.float32)))
+    np.testing.assert_allclose(assumed.vertices_rel[0], unknown, atol=1e-5)
+    np.testing.assert_allclose(given.vertices_rel[0], known, atol=1e-5)
+    np.testing.assert_allclose(viaK.vertices_rel, given.vertices_rel, atol=1e-5)
+    if lifter.model.camera:
+        assert np.abs(known - unknown).max() > 1e-3
+    # the depth follows the focal length, roughly in proportion
     ratio = assumed.translation[0, 2] / given.translation[0, 2]
     assert ratio == pytest.approx(assumed.K[0, 0, 0] / f, rel=0.05)
 

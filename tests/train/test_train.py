@@ -252,6 +252,19 @@ def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
         train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", f"init={tmp_path / 'other.pt'}"]))
 
 
+def test_a_camera_model_learns_from_the_batch_cameras(tmp_path):
+    from pose2mesh.train.loop import train
+
+    short = TINY + ["model=default", "steps=1", "posenet_pretrain_steps=1"]
+    pre = train(load_config(overrides=short + [f"out_dir={tmp_path / 'pre'}"]))
+    cam = train(load_config(overrides=short + [f"out_dir={tmp_path / 'cam'}", f"init={pre / 'last.pt'}",
+                                               "model={camera: true, camera_dropout: 0}"]))
+    before, after = load_checkpoint(pre / "last.pt")["model"], load_checkpoint(cam / "last.pt")["model"]
+    assert set(after) - set(before) == {"posenet.camera_input.weight"}
+    # initialised at zero; the camera features of the batches' K give it a gradient
+    assert after["posenet.camera_input.weight"].abs().max() > 0
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="torchrun test written for Linux")
 def test_two_process_torchrun_stays_in_sync(tmp_path):
     out = tmp_path / "ddp"
