@@ -12,6 +12,7 @@ from pose2mesh.train.checkpoint import load_model
 from pose2mesh.train.loop import root_relative, train
 
 ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "graphs" / "model_default.pt"
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,11 @@ def test_evaluate_command_writes_a_report(smoke_run, tmp_path):
     out = tmp_path / "eval"
     assert main(["evaluate", str(smoke_run / "last.pt"), "--motion", str(mocap), "--n", "64", "--noise", "detector",
                  "--missing", "0.3", "--device", "cpu", "--out", str(out), "--fitting",
-                 "--baseline", f"same model={smoke_run / 'best.pt'}"]) == 0
+                 "--baseline", f"same model={smoke_run / 'best.pt'}", "--baseline", f"shipped={SHIPPED}"]) == 0
     report = (out / "report.md").read_text()
     assert "| model |" in report and "| mean pose (trivial) |" in report and "| same model |" in report
     assert "| model PoseNet + body fitting (optimisation) |" in report
+    # the shipped model takes camera input: lifted with the test cameras, and without them
+    assert "| shipped |" in report and "| shipped, camera unknown |" in report
+    assert "same model, camera unknown" not in report  # the smoke model has no camera input
     assert (out / "report.json").exists()
