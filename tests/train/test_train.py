@@ -166,10 +166,14 @@ def test_resume_reproduces_the_uninterrupted_loss_curve(tmp_path):
 
 
 @pytest.mark.parametrize("times", [1, 2])
-def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, times):
+def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, request, times):
     import signal
 
     from pose2mesh.train import loop
+
+    # as in a terminal: a job started in the background by a non-interactive shell ignores SIGINT
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
 
     compute = loop.compute_losses
 
