@@ -219,7 +219,8 @@ def test_ranks_agree_on_when_to_stop(tmp_path):
         "if rank == 0: asked.signum = signal.SIGTERM  # only rank 0 got the signal\n"
         "late = _StopRequest(0.0 if rank == 1 else None, 2)  # only rank 1 is past its budget\n"
         "answers = [asked(), late(), _StopRequest(None, 2)(), _StopRequest(60.0, 2)()]\n"
-        "json.dump(answers, open(os.path.join(sys.argv[1], f'rank{rank}.json'), 'w'))\n")
+        "json.dump(answers, open(os.path.join(sys.argv[1], f'rank{rank}.json'), 'w'))\n"
+        "dist.barrier(); dist.destroy_process_group()  # no gloo thread left running at exit (it can abort)\n")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
            str(script), str(tmp_path)]
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300, capture_output=True)
