@@ -253,13 +253,13 @@ class Pose2MeshNet(nn.Module):
         """
         presence = presence.to(xy.dtype)
         norm, center, scale = normalize_keypoints(xy, presence)
+        camera = None
         if self.camera:
             known = None
             if K is not None and self.training and self.camera_dropout > 0:
                 known = torch.rand(xy.shape[0], device=xy.device) >= self.camera_dropout
-            joints = self.posenet(norm, presence, camera_features(center, scale, K, known))
-        else:
-            joints = self.posenet(norm, presence)
+            camera = camera_features(center, scale, K, known)
+        joints = self.posenet(norm, presence, camera)
         if not mesh:
             return {"joints_posenet": joints}
         joints_in = joints.detach() if self.detach_posenet else joints
