@@ -14,7 +14,9 @@ a small dataclass ``transform(kp, generator) -> kp`` that
   confidences in ``[0, 1]`` and coordinates finite,
 * is vectorised over the batch (no Python loop over samples or keypoints).
 
-:class:`Compose` chains transforms; :func:`clean`, :func:`detector_like` and
+:class:`Compose` chains transforms, :class:`Sometimes` applies one to a random
+subset of the samples; :func:`clean`, :func:`detector_like`,
+:func:`detector_masked`, :func:`detector_masked_or_clean` and
 :func:`h3wb_masking` are presets.  See ``docs/data_corruption.md``.
 """
 from __future__ import annotations
@@ -46,9 +48,11 @@ __all__ = [
     "BoxOccluder",
     "Truncate",
     "Compose",
+    "Sometimes",
     "clean",
     "detector_like",
     "detector_masked",
+    "detector_masked_or_clean",
     "h3wb_masking",
 ]
 
@@ -511,6 +515,30 @@ class Compose:
         return kp
 
 
+@dataclass
+class Sometimes:
+    """Apply ``transform`` to each sample with probability ``p``; leave the others as they are.
+
+    The transform runs on the whole batch (its draws do not depend on which
+    samples are kept), then each sample takes the transformed or the original
+    keypoints, drawn once per sample.
+    """
+
+    transform: Transform
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"p must be in [0, 1], got {self.p}")
+
+    def __call__(self, kp: Keypoints2D, generator: torch.Generator) -> Keypoints2D:
+        check_generator(generator, kp.device)
+        out = self.transform(kp, generator)
+        apply = _rand(generator, kp.confidence, len(kp)) < self.p  # (N,)
+        return kp.replace(xy=torch.where(apply[:, None, None], out.xy, kp.xy),
+                          confidence=torch.where(apply[:, None], out.confidence, kp.confidence))
+
+
 # ---------------------------------------------------------------------------
 # Presets
 # ---------------------------------------------------------------------------
@@ -542,6 +570,20 @@ def detector_masked(truncate: bool = True) -> Compose:
     detector misses of :func:`detector_like`.
     """
     return Compose([*detector_like(truncate).transforms, RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])
+
+
+def detector_masked_or_clean(p_clean: float = 0.3, truncate: bool = True) -> Compose:
+    """:func:`detector_masked` with a fraction ``p_clean`` of the samples left exact.
+
+    Those samples skip the occluder, the pixel noise and the detector errors
+    (they are still truncated to the image and randomly masked like the
+    others), so a model trained on it also learns to trust exact input, as
+    from a precise detector or motion capture, instead of reading every input
+    as noisy.
+    """
+    noisy = detector_like(truncate=False).transforms + ([Truncate()] if truncate else [])
+    return Compose([*([Truncate()] if truncate else []), Sometimes(Compose(noisy), p=1.0 - p_clean),
+                    RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])
 
 
 def h3wb_masking() -> Compose:

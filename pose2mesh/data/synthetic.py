@@ -26,7 +26,8 @@ from pose2mesh.data.poses import PosePrior
 
 #: corruption presets by name (see :mod:`pose2mesh.data.corrupt`).
 CORRUPTIONS = {"none": _corrupt.clean, "detector": _corrupt.detector_like,
-               "detector+mask": _corrupt.detector_masked, "h3wb": _corrupt.h3wb_masking}
+               "detector+mask": _corrupt.detector_masked,
+               "detector+mask+clean": _corrupt.detector_masked_or_clean, "h3wb": _corrupt.h3wb_masking}
 
 #: body-shape distributions by name (rows of the body's shipped shape table, see :func:`shape_rows`).
 SHAPES = ("adults", "mixed", "all")
@@ -65,7 +66,9 @@ class SyntheticConfig:
         layout: the detector layout whose 2D keypoints are synthesised.
         corruption: ``"none"``, ``"detector"`` (noise, detector errors, occluders,
             truncation), ``"detector+mask"`` (that, then whole keypoints masked at
-            random in 30 % of the samples) or ``"h3wb"`` (H3WB-style random masking).
+            random in 30 % of the samples), ``"detector+mask+clean"`` (that, with 30 %
+            of the samples left exact, only truncated and masked) or ``"h3wb"``
+            (H3WB-style random masking).
         num_betas: shape coefficients used (the rest are 0): fewer is faster.
         shapes: body-shape distribution: ``"adults"`` (adult rows of the shape
             table, 1.55-1.92 m, see :func:`shape_rows`), ``"mixed"`` (85 % adults,

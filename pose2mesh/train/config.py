@@ -22,7 +22,8 @@ class DataConfig:
 
     Attributes:
         layouts: detector layouts cycled through, one per step (one model serves them all).
-        corruption: ``"none"``, ``"detector"``, ``"detector+mask"`` or ``"h3wb"`` (see :mod:`pose2mesh.data.corrupt`).
+        corruption: ``"none"``, ``"detector"``, ``"detector+mask"``, ``"detector+mask+clean"`` or
+            ``"h3wb"`` (see :mod:`pose2mesh.data.corrupt`).
         batch_size: samples per step and rank.
         num_betas: body-shape coefficients used.
         mix_limbs: per-limb pose mixing probability.

@@ -13,10 +13,12 @@ from pose2mesh.data.corrupt import (
     GaussianNoise,
     Keypoints2D,
     RandomMask,
+    Sometimes,
     Truncate,
     clean,
     detector_like,
     detector_masked,
+    detector_masked_or_clean,
     h3wb_masking,
     oks_sigmas,
     person_scale,
@@ -56,6 +58,8 @@ ALL_TRANSFORMS = [
     Truncate(),
     detector_like(),
     detector_masked(),
+    detector_masked_or_clean(),
+    Sometimes(GaussianNoise(sigma=0.05), p=0.5),
     h3wb_masking(),
     clean(),
 ]
@@ -291,6 +295,30 @@ def test_detector_masked_adds_sparse_samples(device):
     assert 0.07 < lost.mean().item() < 0.11
     hit = lost.sum(-1) > 0
     assert 0.25 < hit.float().mean().item() < 0.35
+
+
+def test_sometimes_applies_per_sample():
+    kp = _batch(4000, "coco", "cpu", p_absent=0.0)
+    out = Sometimes(GaussianNoise(sigma=0.05), p=0.3)(kp, _gen("cpu"))
+    moved = (out.xy != kp.xy).any(-1)  # (N, J)
+    # a sample is moved as a whole or not at all, ~30 % of them
+    assert (moved.all(-1) | ~moved.any(-1)).all()
+    assert 0.27 < moved.all(-1).float().mean().item() < 0.33
+    assert (Sometimes(GaussianNoise(), p=0.0)(kp, _gen("cpu")).xy == kp.xy).all()
+    with pytest.raises(ValueError, match="p must be in"):
+        Sometimes(GaussianNoise(), p=1.5)
+
+
+def test_detector_masked_or_clean_keeps_a_fraction_exact():
+    kp = _batch(4000, "coco", "cpu", p_absent=0.0)
+    kp = kp.replace(xy=kp.xy * 0.5 + 50)  # inside the image: truncation removes nothing
+    out = detector_masked_or_clean(p_clean=0.3)(kp, _gen("cpu"))
+    exact = (out.xy == kp.xy).all(-1).all(-1)
+    assert 0.27 < exact.float().mean().item() < 0.33
+    # the exact samples are still masked like the others: 30 % x 30 % of their points
+    lost = (out.confidence[exact] == 0).float().mean().item()
+    assert 0.06 < lost < 0.12
+    assert not (detector_masked_or_clean(p_clean=0.0)(kp, _gen("cpu")).xy == kp.xy).all(-1).all(-1).any()
 
 
 def test_person_scale():
