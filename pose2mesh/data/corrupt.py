@@ -572,7 +572,7 @@ def detector_masked(truncate: bool = True) -> Compose:
     return Compose([*detector_like(truncate).transforms, RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])
 
 
-def detector_masked_or_clean(p_clean: float = 0.3, truncate: bool = True) -> Compose:
+def detector_masked_or_clean(p_clean: float = 0.5, truncate: bool = True) -> Compose:
     """:func:`detector_masked` with a fraction ``p_clean`` of the samples left exact.
 
     Those samples skip the occluder, the pixel noise and the detector errors

@@ -66,7 +66,7 @@ class SyntheticConfig:
         layout: the detector layout whose 2D keypoints are synthesised.
         corruption: ``"none"``, ``"detector"`` (noise, detector errors, occluders,
             truncation), ``"detector+mask"`` (that, then whole keypoints masked at
-            random in 30 % of the samples), ``"detector+mask+clean"`` (that, with 30 %
+            random in 30 % of the samples), ``"detector+mask+clean"`` (that, with half
             of the samples left exact, only truncated and masked) or ``"h3wb"``
             (H3WB-style random masking).
         num_betas: shape coefficients used (the rest are 0): fewer is faster.
