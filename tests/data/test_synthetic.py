@@ -108,7 +108,7 @@ def test_deterministic_and_sharded(body):
 
 
 def test_config_validates():
-    with pytest.raises(ValueError, match=r"unknown corruption 'noisy'; choose one of: none, detector, detector\+mask, h3wb"):
+    with pytest.raises(ValueError, match=r"unknown corruption 'noisy'; choose one of: none, detector, detector\+mask, detector\+mask\+clean, h3wb"):
         SyntheticConfig(corruption="noisy")
     with pytest.raises(ValueError, match="unknown joint layout"):
         SyntheticConfig(layout="cocoo")
