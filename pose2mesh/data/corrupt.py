@@ -581,8 +581,8 @@ def detector_masked_or_clean(p_clean: float = 0.5, truncate: bool = True) -> Com
     from a precise detector or motion capture, instead of reading every input
     as noisy.
     """
-    noisy = detector_like(truncate=False).transforms + ([Truncate()] if truncate else [])
-    return Compose([*([Truncate()] if truncate else []), Sometimes(Compose(noisy), p=1.0 - p_clean),
+    exact = [Truncate()] if truncate else []  # the noisy samples are truncated already: a no-op for them
+    return Compose([Sometimes(detector_like(truncate), p=1.0 - p_clean), *exact,
                     RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])
 
 
