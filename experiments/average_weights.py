@@ -9,39 +9,31 @@ the mean is a model of its own, not a blend of unrelated networks.
 
 Floating-point tensors are averaged; integer buffers, the model configuration and the
 asset hashes are taken from the last model, after checking that every model has the same
-configuration, hashes and tensor names and shapes. The result is written atomically.
+configuration and hashes. The result is written atomically (``save_checkpoint``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import torch
 
+from pose2mesh.models.checkpoint import EXPORT_KEYS, load_checkpoint, save_checkpoint
+
 
 def average(paths: list[str]) -> dict:
     """The checkpoint dict of the last of ``paths`` with the mean of all their float weights."""
-    ckpts = [torch.load(p, map_location="cpu", weights_only=True) for p in paths]
+    ckpts = [load_checkpoint(p) for p in paths]
     ref = ckpts[-1]
     for path, ckpt in zip(paths, ckpts):
         for key in ("model_config", "hierarchy_hash", "body_hash"):
             if ckpt.get(key) != ref.get(key):
                 raise SystemExit(f"{path}: its {key} differs from {paths[-1]}'s; only one architecture can be averaged")
-        shapes = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
-        if shapes != {k: tuple(v.shape) for k, v in ref["model"].items()}:
-            raise SystemExit(f"{path}: its tensors differ from {paths[-1]}'s in names or shapes")
-    state = {}
-    for key, value in ref["model"].items():
-        if value.is_floating_point():
-            state[key] = torch.stack([c["model"][key] for c in ckpts]).mean(0)
-        else:
-            state[key] = value
-    out = dict(ref)
-    out["model"] = state
-    out.pop("best", None)
-    return out
+    state = {k: torch.stack([c["model"][k] for c in ckpts]).mean(0) if v.is_floating_point() else v
+             for k, v in ref["model"].items()}
+    kept = {k: ref[k] for k in EXPORT_KEYS if k in ref and k not in ("model", "best")}  # "best" scored ref alone
+    return {**kept, "model": state}
 
 
 def main() -> None:
@@ -51,11 +43,8 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.models) < 2:
         raise SystemExit("give at least two models to average")
-    ckpt = average(args.models)
     out = Path(args.out)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, out)
+    save_checkpoint(out, average(args.models))
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB), the mean of {len(args.models)} models")
 
 
