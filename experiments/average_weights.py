@@ -1,11 +1,11 @@
 """Average the weights of exported models of one architecture (uniform weight averaging).
 
-Used for the shipped model's last step (docs/eval/default.md, stage 2i): the mean of
-the weights of two consecutive stages of the CPU recipe, which share their lineage (the
-later one was initialised from the earlier one), so their weights lie in one basin and
-the mean is a model of its own, not a blend of unrelated networks.
+Used for the shipped model's last step (docs/eval/default.md, stages 2i and 2j): the mean
+of the weights of consecutive stages of the CPU recipe, which share their lineage (each
+was initialised from the one before), so their weights lie in one basin and the mean is
+a model of its own, not a blend of unrelated networks.
 
-    python experiments/average_weights.py model_2h.pt model_2i.pt --out graphs/model_default.pt
+    python experiments/average_weights.py model_2h.pt model_2i.pt model_2j.pt --out graphs/model_default.pt
 
 Floating-point tensors are averaged; integer buffers, the model configuration and the
 asset hashes are taken from the last model, after checking that every model has the same
