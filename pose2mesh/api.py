@@ -479,6 +479,14 @@ class Lifter:
         self.body.to(device)
         return self
 
+    def _vertex_mirror(self) -> torch.Tensor:
+        """The body's left/right vertex permutation for the flip test (computed once, ~10 ms)."""
+        from pose2mesh.models.flip import mirror_permutation
+
+        if getattr(self, "_mirror", None) is None or self._mirror.device != self.device:
+            self._mirror = mirror_permutation(self.body.v_template).to(self.device)
+        return self._mirror
+
     def __repr__(self) -> str:
         info = ", ".join(f"{k}={self.checkpoint[k]!r}" for k in ("path", "step") if k in self.checkpoint)
         return f"Lifter({info}{', ' if info else ''}device='{self.device}')"
@@ -493,6 +501,7 @@ class Lifter:
         confidence=None,
         min_confidence: float = 0.3,
         device: torch.device | str | None = None,
+        flip: bool = False,
     ) -> LiftResult:
         """Lift keypoints to placed 3D keypoints and meshes; arguments as :func:`lift`.
 
@@ -539,13 +548,17 @@ class Lifter:
             from tqdm import tqdm
 
             chunks = tqdm(chunks, desc="lift", unit="batch", leave=False, disable=None)
+        mirror = self._vertex_mirror() if flip else None
+        if flip:
+            from pose2mesh.models.flip import flip_test
         with torch.inference_mode():
             for s in chunks:
                 e = min(s + self.batch_size, n)
                 superset, presence = _joints.to_superset(
                     torch.as_tensor(kp_in[s:e], dtype=torch.float32, device=dev), layout)
-                out = self.model(superset, presence,
-                                 K=None if focal_assumed else torch.as_tensor(Ks[s:e], dtype=torch.float32, device=dev))
+                Kb = None if focal_assumed else torch.as_tensor(Ks[s:e], dtype=torch.float32, device=dev)
+                out = (self.model(superset, presence, K=Kb) if mirror is None
+                       else flip_test(self.model, superset, presence, K=Kb, vertex_mirror=mirror))
                 sup_rel = out["joints_mesh"]  # (B, 52, 3) root-relative
                 lay_rel = torch.einsum("js,bsc->bjc", mix, sup_rel)
                 lay_rel = torch.where(derivable[:, None], lay_rel, torch.full_like(lay_rel, math.nan))
@@ -594,6 +607,7 @@ def lift(
     confidence=None,
     min_confidence: float = 0.3,
     device: torch.device | str | None = None,
+    flip: bool = False,
 ) -> LiftResult:
     """Lift 2D keypoints to a 3D pose and body mesh placed in the camera frame.
 
@@ -615,6 +629,10 @@ def lift(
             with a third column).
         min_confidence: keypoints with a lower confidence are ignored.
         device: where to run the model (default CPU).
+        flip: also lift the mirror image of the keypoints and average the two
+            (:func:`pose2mesh.models.flip_test`): 1-2 mm lower MPJPE and MPVPE
+            on the shipped model's test sets, for a second pass through the
+            network (about 1.4x the time of a batch-1 lift on a CPU).
 
     Returns:
         :class:`LiftResult` (numpy arrays; metres, camera frame).
@@ -627,4 +645,4 @@ def lift(
     """
     dev = str(torch.device(device)) if device is not None else "cpu"
     return _default_lifter(dev)(keypoints, layout=layout, image_size=image_size, focal_length=focal_length, K=K,
-                                confidence=confidence, min_confidence=min_confidence)
+                                confidence=confidence, min_confidence=min_confidence, flip=flip)

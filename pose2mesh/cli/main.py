@@ -75,7 +75,7 @@ def _lift(args: argparse.Namespace) -> int:
     chunks = [rows[i:i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
     for chunk in tqdm(chunks, desc="lift", unit="batch", disable=None if len(chunks) > 1 else True):
         res = lifter(kf.keypoints[chunk], layout=kf.layout, image_size=image_size, focal_length=args.focal,
-                     min_confidence=args.min_confidence)
+                     min_confidence=args.min_confidence, flip=args.flip)
         notes.extend(n for n in res.notes if n not in notes)
         for i, (row, person) in enumerate(zip(chunk, res.to_dict()["people"])):
             mesh = out_dir / f"mesh_{row:05d}_{_safe_name(kf.image_ids[row])}.{args.mesh_format}"
@@ -205,6 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pose2mesh.body import load_body
     from pose2mesh.data import SyntheticBatches, SyntheticConfig, make_test_set
     from pose2mesh.metrics.evaluate import mean_pose_baseline, predict, predict_fitting, score, write_report
+    from pose2mesh.models import mirror_permutation
     from pose2mesh.train.checkpoint import load_model
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -219,6 +220,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         if model.camera:  # the same model when the user cannot give the camera
             pred = predict(model, testset.keypoints, args.layout)
             rows[f"{name}, camera unknown"] = score(pred["joints"], pred["vertices"], testset, body.faces)
+        if args.flip and name == "model":
+            mirror = mirror_permutation(body.v_template)
+            pred = predict(model, testset.keypoints, args.layout, K=testset.K, vertex_mirror=mirror)
+            rows["model, flip test"] = score(pred["joints"], pred["vertices"], testset, body.faces)
         if args.fitting and name == "model":
             pred = predict_fitting(model, testset.keypoints, args.layout, body, K=testset.K)
             rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset, body.faces)
@@ -272,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="ignore keypoints with a lower confidence (default: %(default)s)")
     lift.add_argument("--mesh-format", default="obj", choices=["obj", "ply", "glb"],
                       help="mesh file format (default: %(default)s)")
+    lift.add_argument("--flip", action="store_true",
+                      help="flip test: also lift the mirrored keypoints and average (1-2 mm more accurate, "
+                           "~1.4x slower; docs/models.md)")
     lift.add_argument("--batch-size", type=int, default=64, help="people per model call (default: %(default)s)")
     lift.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
     lift.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
@@ -327,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="another checkpoint measured in the same run (repeatable)")
     ev.add_argument("--fitting", action="store_true",
                     help="add the baseline that fits the body's pose and shape to the model's PoseNet keypoints")
+    ev.add_argument("--flip", action="store_true",
+                    help="add a row for the model with the flip test (its lift and that of the mirrored keypoints, "
+                         "averaged; docs/models.md)")
     ev.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     ev.add_argument("--out", default="eval", help="output folder for report.json / report.md (default: %(default)s)")
     ev.set_defaults(func=_evaluate)

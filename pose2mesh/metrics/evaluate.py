@@ -14,6 +14,7 @@ import torch
 
 from pose2mesh import joints as _joints
 from pose2mesh.metrics.pose import mpjpe, mpvpe, normal_error, pa_mpjpe, pa_mpvpe, per_part_errors
+from pose2mesh.models.flip import flip_test
 
 #: report columns: result key -> table header
 METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe": "PA-MPVPE", "normal_deg": "normals (deg)"}
@@ -21,13 +22,15 @@ METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe
 
 @torch.no_grad()
 def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
-            K: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+            K: torch.Tensor | None = None, vertex_mirror: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Run a Pose2MeshNet on detector keypoints.
 
     Args:
         keypoints: ``(N, J, 3)`` pixels + confidence in ``layout``.
         K: ``(N, 3, 3)`` the cameras' intrinsics (pixels), for models with
             camera input; None: unknown cameras.
+        vertex_mirror: given (``pose2mesh.models.mirror_permutation(body.v_template)``),
+            lift with the flip test (:func:`pose2mesh.models.flip_test`).
 
     Returns:
         ``joints (N, S, 3)`` superset keypoints regressed from the mesh and
@@ -37,7 +40,9 @@ def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
     out = {"joints": [], "vertices": []}
     for i, chunk in enumerate(keypoints.split(batch_size)):
         superset, presence = _joints.to_superset(chunk.to(device), layout)
-        res = model(superset, presence, K=_chunk(K, i, batch_size, device))
+        k = _chunk(K, i, batch_size, device)
+        res = (model(superset, presence, K=k) if vertex_mirror is None
+               else flip_test(model, superset, presence, K=k, vertex_mirror=vertex_mirror))
         out["joints"].append(res["joints_mesh"].cpu())
         out["vertices"].append(res["vertices"].cpu())
     return {k: torch.cat(v) for k, v in out.items()}

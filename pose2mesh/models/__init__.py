@@ -14,9 +14,12 @@ Conventions of every module here:
 * :mod:`pose2mesh.models.meshnet` -- :class:`MeshNetConfig`, :class:`MeshNet`.
 * :mod:`pose2mesh.models.lifter` -- :class:`Pose2MeshNet`, :class:`ModelConfig`,
   :func:`build_model`, presets ``default`` / ``mlp`` / ``paper`` / ``smoke``.
+* :mod:`pose2mesh.models.flip` -- :func:`flip_test` (lift the mirror image too and
+  average), :func:`mirror_permutation`.
 
 See ``docs/models.md``.
 """
+from pose2mesh.models.flip import flip_test, mirror_permutation
 from pose2mesh.models.lifter import (
     PRESETS,
     GraphPoseNetConfig,
@@ -48,4 +51,6 @@ __all__ = [
     "model_config",
     "count_parameters",
     "PRESETS",
+    "flip_test",
+    "mirror_permutation",
 ]

@@ -200,3 +200,11 @@ def test_checkpoint_roundtrip_and_repr(tmp_path):
     assert repr(loaded) == f"Lifter(path='{path}', step=7, device='cpu')"
     for a, b in zip(untrained.model.state_dict().values(), loaded.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_flip_test_lifts_the_mirror_image_too(lifter, example):
+    plain = lifter(example.keypoints, image_size=example.image_size, K=example.K)
+    flip = lifter(example.keypoints, image_size=example.image_size, K=example.K, flip=True)
+    gap = np.linalg.norm(flip.vertices_rel - plain.vertices_rel, axis=-1).mean()
+    assert 1e-4 < gap < 0.05  # the same body to within centimetres, but a different lift
+    assert flip.reprojection_error[0] < 10.0  # still placed onto the keypoints (pixels)
