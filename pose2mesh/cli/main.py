@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="mesh file format (default: %(default)s)")
     lift.add_argument("--flip", action="store_true",
                       help="flip test: also lift the mirrored keypoints and average (1-2 mm more accurate, "
-                           "~1.4x slower; docs/models.md)")
+                           "~1.2x slower at batch 1; docs/models.md)")
     lift.add_argument("--batch-size", type=int, default=64, help="people per model call (default: %(default)s)")
     lift.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
     lift.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
