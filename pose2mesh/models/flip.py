@@ -109,6 +109,9 @@ def flip_test(model, xy: Tensor, presence: Tensor, K: Optional[Tensor] = None, m
     """
     if mesh and vertex_mirror is None:
         raise ValueError("the flip test of the mesh needs vertex_mirror = mirror_permutation(body.v_template)")
+    num_vertices = model.regressor.shape[1]
+    if mesh and vertex_mirror.shape != (num_vertices,):
+        raise ValueError(f"vertex_mirror must have shape ({num_vertices},), got {tuple(vertex_mirror.shape)}")
     b = xy.shape[0]
     perm = torch.as_tensor(_joints.get_layout("superset").flip_permutation, device=xy.device)
     xy2 = torch.cat([xy, _mirror_pixels(xy, K)[:, perm]])
@@ -119,8 +122,6 @@ def flip_test(model, xy: Tensor, presence: Tensor, K: Optional[Tensor] = None, m
     if not mesh:
         return {"joints_posenet": joints}
     verts = out["vertices"]
-    if vertex_mirror.shape != (verts.shape[1],):
-        raise ValueError(f"vertex_mirror must have shape ({verts.shape[1]},), got {tuple(vertex_mirror.shape)}")
     verts = (verts[:b] + _unmirror(verts[b:], vertex_mirror.to(verts.device))) / 2
     verts = verts - model.regress(verts)[:, ROOT_INDEX:ROOT_INDEX + 1]
     return {"joints_posenet": joints, "vertices": verts, "joints_mesh": model.regress(verts)}
