@@ -484,9 +484,9 @@ class Lifter:
         """The body's left/right vertex permutation for the flip test (computed once, ~10 ms)."""
         from pose2mesh.models.flip import mirror_permutation
 
-        if self._mirror is None or self._mirror.device != self.device:
-            self._mirror = mirror_permutation(self.body.v_template).to(self.device)
-        return self._mirror
+        if self._mirror is None:
+            self._mirror = mirror_permutation(self.body.v_template)
+        return self._mirror.to(self.device)
 
     def __repr__(self) -> str:
         info = ", ".join(f"{k}={self.checkpoint[k]!r}" for k in ("path", "step") if k in self.checkpoint)
