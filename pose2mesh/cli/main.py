@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from pose2mesh._assets import assets_dir
@@ -352,11 +353,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a bad input, file or checkpoint raises (the package's own errors subclass ValueError):
+# reported as one line, not a traceback. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, OSError)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pose2mesh`` console script."""
+    """Entry point of the ``pose2mesh`` console script.
+
+    Returns the exit status: 0 on success, 1 when the command fails on its
+    input (a bad or missing file, an invalid argument value, an incompatible
+    checkpoint). Such a failure is printed as one line, ``pose2mesh COMMAND:
+    error: MESSAGE``, on stderr; with ``-v`` its traceback is printed as well.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"pose2mesh {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

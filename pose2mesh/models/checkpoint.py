@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -69,7 +70,11 @@ def load_checkpoint(path: str | Path, hierarchy_hash: str | None = None, body_ha
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt / unsafe files
-        raise CheckpointError(f"'{path}' is not a readable pose2mesh checkpoint: {err}") from err
+        if isinstance(err, pickle.UnpicklingError):  # torch's text would advise weights_only=False: not for us
+            detail = "torch.load(weights_only=True) refused it (not a torch file, or it holds Python objects)"
+        else:
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"'{path}' is not a readable pose2mesh checkpoint: {detail}") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' has checkpoint format {ckpt.get('format') if isinstance(ckpt, dict) else '?'}; "
                               f"this pose2mesh ({__version__}) reads format {FORMAT}")

@@ -30,3 +30,32 @@ def test_unknown_subcommand_fails(capsys):
         main(["lfit"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_input_errors_are_one_line_with_exit_status_1(tmp_path, capsys):
+    argv = ["lift", str(tmp_path / "missing.json"), "--image-size", "640", "480", "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == f"pose2mesh lift: error: keypoint file not found: '{tmp_path / 'missing.json'}'\n"
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["lift", str(tmp_path / "bad.json"), "--image-size", "640", "480", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"pose2mesh lift: error: {tmp_path / 'bad.json'}: malformed JSON") and err.count("\n") == 1
+
+
+def test_verbose_input_error_adds_the_traceback(tmp_path, capsys):
+    assert main(["-v", "lift", str(tmp_path / "missing.json"), "--image-size", "1", "1", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.endswith("keypoint file not found: "
+                                                                       f"'{tmp_path / 'missing.json'}'\n")
+
+
+def test_other_errors_keep_their_traceback(tmp_path, monkeypatch):
+    import pose2mesh.cli.main as cli
+
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "_lift", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["lift", "x.json", "--image-size", "1", "1", "--out", str(tmp_path)])

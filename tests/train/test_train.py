@@ -107,8 +107,12 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
     with pytest.raises(CheckpointError, match="written by pose2mesh 9.9.0"):
         load_checkpoint(tmp_path / "old.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable pose2mesh checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable pose2mesh checkpoint") as err:
         load_checkpoint(tmp_path / "junk.pt")
+    assert "weights_only=False" not in str(err.value)  # torch's advice, unsafe for a file we refuse
+    (tmp_path / "truncated.pt").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="not a readable pose2mesh checkpoint: .*zip archive"):
+        load_checkpoint(tmp_path / "truncated.pt")
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
 
