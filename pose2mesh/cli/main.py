@@ -61,8 +61,7 @@ def _lift(args: argparse.Namespace) -> int:
     kf = read_keypoints(args.input, format=args.format, layout=args.layout, image_size=image_size)
     image_size = image_size or kf.image_size
     if image_size is None:
-        raise SystemExit(f"pose2mesh lift: the image size of '{args.input}' is unknown; pass --image IMG or "
-                         "--image-size W H")
+        raise ValueError(f"the image size of '{args.input}' is unknown; pass --image IMG or --image-size W H")
     usable = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence).sum(-1)
     rows = np.flatnonzero(usable >= 2)
     skipped = [{"row": int(r), "image_id": kf.image_ids[r], "usable_keypoints": int(usable[r])}
