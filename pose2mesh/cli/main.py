@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # What a bad input, file or checkpoint raises (the package's own errors subclass ValueError):
 # reported as one line, not a traceback. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, OSError)
+_USER_ERRORS = (ValueError, OSError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
-    except USER_ERRORS as err:
+    except _USER_ERRORS as err:
         if args.verbose:
             traceback.print_exc()
         print(f"pose2mesh {args.command}: error: {err}", file=sys.stderr)
