@@ -111,8 +111,9 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "junk.pt")
     assert "weights_only=False" not in str(err.value)  # torch's advice, unsafe for a file we refuse
     (tmp_path / "truncated.pt").write_bytes(path.read_bytes()[:200])
-    with pytest.raises(CheckpointError, match="not a readable pose2mesh checkpoint: .*zip archive"):
+    with pytest.raises(CheckpointError, match="not a readable pose2mesh checkpoint: ") as err:
         load_checkpoint(tmp_path / "truncated.pt")
+    assert "\n" not in str(err.value)  # the first line of torch's reason, not its whole essay
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
 
