@@ -486,7 +486,9 @@ class Lifter:
 
         if self._mirror is None:
             self._mirror = mirror_permutation(self.body.v_template)
-        return self._mirror.to(self.device)
+        if self._mirror.device != self.device:  # moved once, not copied on every call
+            self._mirror = self._mirror.to(self.device)
+        return self._mirror
 
     def __repr__(self) -> str:
         info = ", ".join(f"{k}={self.checkpoint[k]!r}" for k in ("path", "step") if k in self.checkpoint)
