@@ -19,7 +19,9 @@ not depend on their values), built with the shipped hierarchy and body regressor
 * with ``--compile``: the network under ``torch.compile`` too (optional; it
   did not help on the CPU, see docs/benchmarks.md);
 * with ``--flip``: the ``Lifter`` with the flip test too (``flip=True``: the
-  mirrored keypoints lifted in the same pass, the two results averaged).
+  mirrored keypoints lifted in the same pass, the two results averaged);
+* with ``--snap``: the ``Lifter`` snapping its meshes onto the keypoints too
+  (``snap=True``, for exact keypoints).
 
 FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` counts matrix products
 only (a multiply-add = 2 FLOPs; element-wise operations, normalisation and
@@ -36,7 +38,7 @@ is otherwise idle.
     python experiments/benchmarks/lift_speed.py --configs default --batch 1 256 --parts network --train
     python experiments/benchmarks/lift_speed.py --device cuda          # adds batch 4096
     python experiments/benchmarks/lift_speed.py --configs default --profile 256
-    python experiments/benchmarks/lift_speed.py --configs shipped --batch 1 --parts lifter --flip
+    python experiments/benchmarks/lift_speed.py --configs shipped --batch 1 --parts lifter --flip --snap
 """
 import argparse
 import dataclasses
@@ -288,12 +290,13 @@ def lifter_timer(name: str, model, hierarchy, body, device: torch.device, tmp: P
                            "body_hash": body.content_hash, "model": model.state_dict()})
     lifter = pose2mesh.Lifter.from_checkpoint(path, device=device)
 
-    def make(batch: int, flip: bool = False):
+    def make(batch: int, flip: bool = False, snap: bool = False):
         g = torch.Generator().manual_seed(1)
         xy = 100.0 + 400.0 * torch.rand(batch, 17, 2, generator=g)
         confidence = 0.5 + 0.5 * torch.rand(batch, 17, 1, generator=g)
         keypoints = torch.cat([xy, confidence], dim=-1).numpy()  # (N, 17, 3) as a detector gives them
-        return lambda: lifter(keypoints, layout="coco", image_size=(600, 600), focal_length=1000.0, flip=flip)
+        return lambda: lifter(keypoints, layout="coco", image_size=(600, 600), focal_length=1000.0, flip=flip,
+                                snap=snap)
 
     return make
 
@@ -313,7 +316,8 @@ def bench_config(name: str, args, device: torch.device, hierarchy, body, tmp: Pa
     torch.manual_seed(0)
     model = build(name, hierarchy, body, device).eval()
     row = {"name": name, "params": count_parameters(model), "ckpt": checkpoint_bytes(model),
-           "flops": flops_per_lift(model, device), "bare": {}, "lifter": {}, "lifter_flip": {}}
+           "flops": flops_per_lift(model, device), "bare": {}, "lifter": {}, "lifter_flip": {},
+           "lifter_snap": {}}
     nets = {"bare": model} if "network" in args.parts else {}
     if args.compile:
         nets["compiled"] = torch.compile(model)  # optional; compiles once per batch size (in the warm-up)
@@ -330,6 +334,8 @@ def bench_config(name: str, args, device: torch.device, hierarchy, body, tmp: Pa
             row["lifter"][b] = b / _median_time(make(b), sync, args.repeats, args.budget)
             if args.flip:
                 row["lifter_flip"][b] = b / _median_time(make(b, flip=True), sync, args.repeats, args.budget)
+            if args.snap:
+                row["lifter_snap"][b] = b / _median_time(make(b, snap=True), sync, args.repeats, args.budget)
     if "memory" in args.parts:
         row["memory"] = peak_memory(name, model, args.batch, device, args.threads)
     return row
@@ -461,7 +467,7 @@ def report(rows: list[dict], args, device: torch.device) -> None:
     print(f"| official Pose2Mesh (reference) | {OFFICIAL['params'] / 1e6:.1f}M | ~309 | - | 1x |")
 
     head = " | ".join(f"batch {b}" for b in batches)
-    if any(r.get(path) for r in rows for path in ("bare", "compiled", "lifter", "lifter_flip")):
+    if any(r.get(path) for r in rows for path in ("bare", "compiled", "lifter", "lifter_flip", "lifter_snap")):
         _report_speed(rows, args, device, head)
     if any("memory" in r for r in rows):
         _report_memory(rows, device, batches, head)
@@ -476,7 +482,8 @@ def _report_speed(rows: list[dict], args, device: torch.device, head: str) -> No
     print("|---|---|" + "---|" * (len(batches) + 1))
     for r in rows:
         for path, label in (("bare", "network (inference_mode)"), ("compiled", "network, `torch.compile`"),
-                            ("lifter", "`pose2mesh.Lifter`"), ("lifter_flip", "`pose2mesh.Lifter`, `flip=True`")):
+                            ("lifter", "`pose2mesh.Lifter`"), ("lifter_flip", "`pose2mesh.Lifter`, `flip=True`"),
+                            ("lifter_snap", "`pose2mesh.Lifter`, `snap=True`")):
             if not r.get(path):
                 continue
             rates = " | ".join(_fmt_rate(r[path].get(b)) for b in batches)
@@ -543,6 +550,7 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="also time one training step of the default model")
     parser.add_argument("--compile", action="store_true", help="also time the network under torch.compile")
     parser.add_argument("--flip", action="store_true", help="also time the Lifter with the flip test (flip=True)")
+    parser.add_argument("--snap", action="store_true", help="also time the Lifter snapping onto the keypoints (snap=True)")
     parser.add_argument("--profile", type=int, metavar="BATCH", default=None,
                         help="only profile the given presets at this batch size (torch.profiler)")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)

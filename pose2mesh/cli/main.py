@@ -75,7 +75,7 @@ def _lift(args: argparse.Namespace) -> int:
     chunks = [rows[i:i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
     for chunk in tqdm(chunks, desc="lift", unit="batch", disable=None if len(chunks) > 1 else True):
         res = lifter(kf.keypoints[chunk], layout=kf.layout, image_size=image_size, focal_length=args.focal,
-                     min_confidence=args.min_confidence, flip=args.flip)
+                     min_confidence=args.min_confidence, flip=args.flip, snap=args.snap)
         notes.extend(n for n in res.notes if n not in notes)
         for i, (row, person) in enumerate(zip(chunk, res.to_dict()["people"])):
             mesh = out_dir / f"mesh_{row:05d}_{_safe_name(kf.image_ids[row])}.{args.mesh_format}"
@@ -206,6 +206,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pose2mesh.data import SyntheticBatches, SyntheticConfig, make_test_set
     from pose2mesh.metrics.evaluate import mean_pose_baseline, predict, predict_fitting, score, write_report
     from pose2mesh.models import mirror_permutation
+    from pose2mesh.models.lifter import anchor_weights
+    from pose2mesh.models.snap import SNAP_SIGMA
     from pose2mesh.train.checkpoint import load_model
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -224,6 +226,10 @@ def _evaluate(args: argparse.Namespace) -> int:
             mirror = mirror_permutation(body.v_template)
             pred = predict(model, testset.keypoints, args.layout, K=testset.K, vertex_mirror=mirror)
             rows["model, flip test"] = score(pred["joints"], pred["vertices"], testset, body.faces)
+        if args.snap and name == "model":
+            weights = anchor_weights(body.v_template, model.regressor, SNAP_SIGMA)
+            pred = predict(model, testset.keypoints, args.layout, K=testset.K, snap_weights=weights)
+            rows["model, snapped to the 2D input"] = score(pred["joints"], pred["vertices"], testset, body.faces)
         if args.fitting and name == "model":
             pred = predict_fitting(model, testset.keypoints, args.layout, body, K=testset.K)
             rows["model PoseNet + body fitting (optimisation)"] = score(pred["joints"], pred["vertices"], testset, body.faces)
@@ -280,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("--flip", action="store_true",
                       help="flip test: also lift the mirrored keypoints and average (1-2 mm more accurate, "
                            "~1.2x slower at batch 1; docs/models.md)")
+    lift.add_argument("--snap", action="store_true",
+                      help="move each mesh so that its keypoints land on the input keypoints; for EXACT keypoints "
+                           "only (with a detector's it makes the 3D worse; docs/models.md)")
     lift.add_argument("--batch-size", type=int, default=64, help="people per model call (default: %(default)s)")
     lift.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
     lift.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
@@ -338,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--flip", action="store_true",
                     help="add a row for the model with the flip test (its lift and that of the mirrored keypoints, "
                          "averaged; docs/models.md)")
+    ev.add_argument("--snap", action="store_true",
+                    help="add a row for the model snapped onto the 2D keypoints (for exact keypoints; "
+                         "pose2mesh.models.snap_to_keypoints)")
     ev.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
     ev.add_argument("--out", default="eval", help="output folder for report.json / report.md (default: %(default)s)")
     ev.set_defaults(func=_evaluate)

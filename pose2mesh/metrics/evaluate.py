@@ -15,6 +15,7 @@ import torch
 from pose2mesh import joints as _joints
 from pose2mesh.metrics.pose import mpjpe, mpvpe, normal_error, pa_mpjpe, pa_mpvpe, per_part_errors
 from pose2mesh.models.flip import flip_test
+from pose2mesh.models.snap import copied_keypoints, snap_to_keypoints
 
 #: report columns: result key -> table header
 METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe": "PA-MPVPE", "normal_deg": "normals (deg)"}
@@ -22,7 +23,8 @@ METRICS = {"mpjpe": "MPJPE", "pa_mpjpe": "PA-MPJPE", "mpvpe": "MPVPE", "pa_mpvpe
 
 @torch.no_grad()
 def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
-            K: torch.Tensor | None = None, vertex_mirror: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+            K: torch.Tensor | None = None, vertex_mirror: torch.Tensor | None = None,
+            snap_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Run a Pose2MeshNet on detector keypoints.
 
     Args:
@@ -31,20 +33,30 @@ def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
             camera input; None: unknown cameras.
         vertex_mirror: given (``pose2mesh.models.mirror_permutation(body.v_template)``),
             lift with the flip test (:func:`pose2mesh.models.flip_test`).
+        snap_weights: given (``(V, S)`` :func:`pose2mesh.models.lifter.anchor_weights`
+            of the body's template), snap the meshes onto the 2D keypoints
+            (:func:`pose2mesh.models.snap_to_keypoints`, for exact keypoints; needs ``K``).
 
     Returns:
         ``joints (N, S, 3)`` superset keypoints regressed from the mesh and
         ``vertices (N, V, 3)``, root-relative metres.
     """
     device = next(model.parameters()).device
+    if snap_weights is not None and K is None:
+        raise ValueError("snapping onto the 2D keypoints needs the cameras' intrinsics K")
+    copied = copied_keypoints(layout).to(device)
     out = {"joints": [], "vertices": []}
     for i, chunk in enumerate(keypoints.split(batch_size)):
         superset, presence = _joints.to_superset(chunk.to(device), layout)
         k = _chunk(K, i, batch_size, device)
         res = (model(superset, presence, K=k) if vertex_mirror is None
                else flip_test(model, superset, presence, K=k, vertex_mirror=vertex_mirror))
-        out["joints"].append(res["joints_mesh"].cpu())
-        out["vertices"].append(res["vertices"].cpu())
+        verts, joints = res["vertices"], res["joints_mesh"]
+        if snap_weights is not None:
+            verts = snap_to_keypoints(verts, superset, presence * copied, k, model.regressor, snap_weights)
+            joints = model.regress(verts)
+        out["joints"].append(joints.cpu())
+        out["vertices"].append(verts.cpu())
     return {k: torch.cat(v) for k, v in out.items()}
 
 

@@ -16,6 +16,8 @@ Conventions of every module here:
   :func:`build_model`, presets ``default`` / ``mlp`` / ``paper`` / ``smoke``.
 * :mod:`pose2mesh.models.flip` -- :func:`flip_test` (lift the mirror image too and
   average), :func:`mirror_permutation`.
+* :mod:`pose2mesh.models.snap` -- :func:`snap_to_keypoints` (move a mesh onto exact
+  2D keypoints), :func:`copied_keypoints`.
 
 See ``docs/models.md``.
 """
@@ -33,6 +35,7 @@ from pose2mesh.models.lifter import (
 from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
 from pose2mesh.models.normalize import CAMERA_FEATURES, camera_features, normalize_keypoints
 from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
+from pose2mesh.models.snap import SNAP_SIGMA, copied_keypoints, snap_to_keypoints
 
 __all__ = [
     "normalize_keypoints",
@@ -53,4 +56,7 @@ __all__ = [
     "PRESETS",
     "flip_test",
     "mirror_permutation",
+    "snap_to_keypoints",
+    "copied_keypoints",
+    "SNAP_SIGMA",
 ]

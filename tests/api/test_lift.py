@@ -208,3 +208,16 @@ def test_flip_test_lifts_the_mirror_image_too(lifter, example):
     gap = np.linalg.norm(flip.vertices_rel - plain.vertices_rel, axis=-1).mean()
     assert 1e-4 < gap < 0.05  # the same body to within centimetres, but a different lift
     assert flip.reprojection_error[0] < 10.0  # still placed onto the keypoints (pixels)
+
+
+def test_snap_puts_the_keypoints_on_exact_input(lifter, example):
+    plain = lifter(example.keypoints, image_size=example.image_size, K=example.K)
+    snapped = lifter(example.keypoints, image_size=example.image_size, K=example.K, snap=True)
+    assert plain.reprojection_error[0] > 1.0 and snapped.reprojection_error[0] < 0.5  # pixels
+    gap = np.linalg.norm(snapped.vertices_rel - plain.vertices_rel, axis=-1)
+    assert 1e-4 < gap.mean() and gap.max() < 0.1  # the same body, moved locally (metres)
+    # absent keypoints are not snapped and leave no NaN; snapping composes with the flip test
+    kp = example.keypoints.copy()
+    kp[[0, 5, 9], :2] = np.nan
+    both = lifter(kp, image_size=example.image_size, K=example.K, snap=True, flip=True)
+    assert np.isfinite(both.vertices).all() and both.reprojection_error[0] < 0.5

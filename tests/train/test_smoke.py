@@ -49,11 +49,12 @@ def test_evaluate_command_writes_a_report(smoke_run, tmp_path):
         pytest.skip("../shared/mocap is absent")
     out = tmp_path / "eval"
     assert main(["evaluate", str(smoke_run / "last.pt"), "--motion", str(mocap), "--n", "64", "--noise", "detector",
-                 "--missing", "0.3", "--device", "cpu", "--out", str(out), "--fitting", "--flip",
+                 "--missing", "0.3", "--device", "cpu", "--out", str(out), "--fitting", "--flip", "--snap",
                  "--baseline", f"same model={smoke_run / 'best.pt'}", "--baseline", f"shipped={SHIPPED}"]) == 0
     report = (out / "report.md").read_text()
     assert "| model |" in report and "| mean pose (trivial) |" in report and "| same model |" in report
     assert "| model PoseNet + body fitting (optimisation) |" in report and "| model, flip test |" in report
+    assert "| model, snapped to the 2D input |" in report
     # the shipped model takes camera input: lifted with the test cameras, and without them
     assert "| shipped |" in report and "| shipped, camera unknown |" in report
     assert "same model, camera unknown" not in report  # the smoke model has no camera input
