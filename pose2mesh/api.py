@@ -664,7 +664,7 @@ def lift(
             keypoints (:func:`pose2mesh.models.snap_to_keypoints`). For EXACT
             keypoints only (synthetic, projected markers, careful annotation):
             on the shipped model's ground-truth-2D test ~3 mm lower MPJPE and
-            the keypoints on their input to ~0.1 px; with detector keypoints it
+            the keypoints on their input to ~0.03 px; with detector keypoints it
             makes the 3D far worse (the mesh follows the detector's noise).
 
     Returns:

@@ -10,7 +10,7 @@ placed mesh keeps its depth and moves along its image plane onto the ray
 through its 2D keypoint; the vertices follow their nearby keypoints.  On the
 shipped model's ground-truth-2D test set (``docs/eval/default.md``) this lowers
 MPJPE by ~3 mm and PA-MPJPE by ~4 mm, and the keypoints reproject to within
-~0.1 px.  With detector keypoints it makes every error much WORSE (the mesh
+~0.03 px.  With detector keypoints it makes every error much WORSE (the mesh
 follows the detector's noise, which the network had smoothed away): it is for
 exact input only, and off by default everywhere.
 
@@ -28,12 +28,14 @@ Conventions
 * The method: the mesh is placed in the camera with
   :func:`pose2mesh.camera.solve_translation` on the snapped keypoints; each
   keypoint's target is its 2D keypoint back-projected to the keypoint's placed
-  depth; then ``iterations`` times, every vertex moves by the weighted mean of
-  the offsets (target - regressed keypoint) of the snapped keypoints, with the
-  keypoint-anchoring weights ``W (V, S)``
+  depth. Every vertex moves by the weighted mean of offsets ``o_s`` of the
+  snapped keypoints, with the keypoint-anchoring weights ``W (V, S)``
   (:func:`pose2mesh.models.lifter.anchor_weights`) renormalised over the
-  snapped keypoints; a vertex whose weights on them sum to less than
-  ``1e-3`` (nothing snapped near it) stays where it is.
+  snapped keypoints (a vertex whose weights on them sum to less than ``1e-3``,
+  nothing snapped near it, stays where it is); the regressed keypoints then
+  move linearly in the offsets, and the offsets that put every snapped
+  keypoint on its target are solved for (ridge-damped least squares, one small
+  ``(S, S)`` system per sample).
 """
 from __future__ import annotations
 
@@ -48,8 +50,11 @@ from pose2mesh.models.posenet import ROOT_INDEX
 __all__ = ["SNAP_SIGMA", "copied_keypoints", "snap_to_keypoints"]
 
 #: width (metres, on the template) of the anchoring weights the library snaps with
-#: (``anchor_weights(body.v_template, regressor, SNAP_SIGMA)``; 5 or 8 cm give the same errors to 0.2 mm)
-SNAP_SIGMA = 0.03
+#: (``anchor_weights(body.v_template, regressor, SNAP_SIGMA)``). Measured on the shipped model's
+#: ground-truth-2D test (docs/models.md): 3, 5 and 8 cm give the same MPJPE to 0.1 mm, but the narrower
+#: the weights the more the surface bends around each keypoint (normal error 33.4, 32.9 and 32.4 deg;
+#: 32.6 unsnapped) and the larger the MPVPE (72.0, 71.7 and 71.6 mm).
+SNAP_SIGMA = 0.08
 
 #: a vertex moves only if its anchoring weights on the snapped keypoints sum to more than this
 _MIN_WEIGHT = 1e-3
@@ -72,7 +77,7 @@ def copied_keypoints(layout: str) -> Tensor:
 
 
 def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: Tensor, regressor: Tensor,
-                      anchor_weights: Tensor, iterations: int = 3) -> Tensor:
+                      anchor_weights: Tensor, ridge: float = 1e-4) -> Tensor:
     """Move root-relative meshes so that their keypoints reproject onto exact 2D keypoints (module docstring).
 
     Args:
@@ -86,8 +91,9 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
             (:func:`pose2mesh.models.lifter.anchor_weights` of the body's template),
             dense or sparse CSR (``.to_sparse_csr()``: ~6 non-zeros per row, a
             faster product).
-        iterations: vertex updates (3 brings the shipped model's keypoints to
-            ~0.1 px of their targets).
+        ridge: damping of the offsets' least-squares solve (relative to
+            the keypoints' unit response); 0 fails where two snapped
+            keypoints coincide.
 
     Shape:
         - vertices: :math:`(B, V, 3)`; keypoints: :math:`(B, S, 2)`; weights: :math:`(B, S)`
@@ -101,7 +107,7 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
         unchanged.
 
     Raises:
-        ValueError: mismatched shapes, negative weights or ``iterations < 0``.
+        ValueError: mismatched shapes, negative weights or ``ridge < 0``.
     """
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (B, V, 3), got {tuple(vertices.shape)}")
@@ -113,8 +119,8 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
     if keypoints.shape != (b, s, 2) or weights.shape != (b, s):
         raise ValueError(f"keypoints must be ({b}, {s}, 2) and weights ({b}, {s}), got "
                          f"{tuple(keypoints.shape)} and {tuple(weights.shape)}")
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}")
+    if not ridge >= 0:
+        raise ValueError(f"ridge must be >= 0, got {ridge}")
     if (weights < 0).any():
         raise ValueError("weights must be non-negative")
     dtype = vertices.dtype
@@ -134,12 +140,22 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
     rays = torch.cat([uv, torch.ones_like(uv[..., :1])], -1) @ torch.linalg.inv(K).transpose(-1, -2)
     target = rays * (joints[..., 2:] + t[:, None, 2:]) - t[:, None]
     total = (anchor @ mask.T).T[..., None]  # (n, V, 1): each vertex's weight on the snapped keypoints
-    moves = total > _MIN_WEIGHT
-    for _ in range(iterations):
-        offsets = (target - reg @ verts[:, index]) * mask[..., None]  # (n, S, 3); 0 where not snapped
-        # one (V, S) @ (S, 3n) product for the whole batch
-        step = (anchor @ offsets.transpose(0, 1).reshape(s, 3 * n)).reshape(v, n, 3).transpose(0, 1)
-        verts = verts + torch.where(moves, step / total.clamp_min(_MIN_WEIGHT), torch.zeros_like(step))
+    # vertex v moves by scale_v * sum_s W_vs o_s for keypoint offsets o (n, S, 3), renormalised over the
+    # snapped keypoints; vertices with (almost) nothing snapped near them stay
+    scale = torch.where(total > _MIN_WEIGHT, 1.0 / total.clamp_min(_MIN_WEIGHT), torch.zeros_like(total))
+    rows = (anchor.to_dense() if anchor.layout != torch.strided else anchor)[index]  # (U, S)
+    response = reg @ (scale[:, index] * rows)  # (n, S, S): regressed keypoints' move per unit offset
+    # offsets that bring every snapped keypoint onto its target: response o = residual on the snapped
+    # keypoints (o = 0 on the others), solved with a small ridge term, as two superset keypoints can copy
+    # the same layout keypoint (COCO's nose: superset nose and neck_nose) and make the system singular
+    eye = torch.eye(s, dtype=dtype, device=verts.device)
+    A = response * (mask[:, :, None] * mask[:, None, :]) + eye * (1 - mask)[:, None, :]
+    residual = (target - reg @ verts[:, index]) * mask[..., None]
+    At = A.transpose(1, 2)
+    offsets = torch.linalg.solve(At @ A + ridge * eye, At @ residual) * mask[..., None]
+    # one (V, S) @ (S, 3n) product for the whole batch
+    step = (anchor @ offsets.transpose(0, 1).reshape(s, 3 * n)).reshape(v, n, 3).transpose(0, 1)
+    verts = verts + scale * step
     verts = verts - reg[ROOT_INDEX:ROOT_INDEX + 1] @ verts[:, index]
     out = vertices.clone()
     out[ok] = verts

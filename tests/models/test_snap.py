@@ -76,7 +76,7 @@ def test_snapping_puts_the_keypoints_on_the_input_and_nearer_the_truth(scene, we
     before = _reprojection_px(pred, uv, w, reg)
     snapped = snap_to_keypoints(pred, uv, w, K, reg, weights)
     after = _reprojection_px(snapped, uv, w, reg)
-    assert before > 2.0 and after < 0.1, (before, after)
+    assert before > 2.0 and after < 0.01, (before, after)
     # the snapped keypoints are nearer the truth (the bend's image-plane part is gone, its depth part stays)
     sel = w[0] > 0
     err = lambda v: (reg @ v[0] - reg @ truth[0])[sel].norm(dim=-1).mean().item()
@@ -95,7 +95,7 @@ def test_only_vertices_near_snapped_keypoints_move(scene, weights, regressor, te
     shift = snapped[0] - pred[0]
     # everything shifts by the same re-rooting offset except around the snapped keypoints
     snapped_at = reg[w[0] > 0] @ template
-    far = torch.cdist(template, snapped_at).min(1).values > 0.25
+    far = torch.cdist(template, snapped_at).min(1).values > 0.5
     rerooting = shift[far].mean(0)
     assert (shift[far] - rerooting).norm(dim=-1).max() < 1e-9
     assert (shift[~far] - rerooting).norm(dim=-1).max() > 0.005  # the hands and a foot did move
@@ -116,7 +116,8 @@ def test_absent_keypoints_do_not_leak_and_unplaceable_samples_are_kept(scene, we
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out[2], verts[2], rtol=0, atol=0)
     assert (out[1] - out[0]).abs().max() > 1e-4  # the nose was not snapped in sample 1
-    torch.testing.assert_close(snap_to_keypoints(verts, xy, w, K, reg, weights, iterations=0)[2], verts[2])
+    # two superset keypoints copying the same layout keypoint (COCO's nose) do not make the solve fail
+    assert copied_keypoints("coco")[[NAMES.index("nose"), NAMES.index("neck_nose")]].all()
 
 
 def test_bad_input_is_refused(scene, weights, regressor):
@@ -131,5 +132,5 @@ def test_bad_input_is_refused(scene, weights, regressor):
         snap_to_keypoints(pred, uv, w, K, reg, weights.T)
     with pytest.raises(ValueError, match="non-negative"):
         snap_to_keypoints(pred, uv, -w, K, reg, weights)
-    with pytest.raises(ValueError, match="iterations"):
-        snap_to_keypoints(pred, uv, w, K, reg, weights, iterations=-1)
+    with pytest.raises(ValueError, match="ridge"):
+        snap_to_keypoints(pred, uv, w, K, reg, weights, ridge=-1.0)
