@@ -20,6 +20,8 @@ keypoints (COCO-17, root-relative at the superset pelvis, mm):
   reprojection as ``pose2mesh.models.snap_to_keypoints`` places it), and when
   in addition the true distance to the camera (the root's true depth) is
   used: then only the keypoints' depth errors remain;
+* MPVPE by body region (each vertex in the region of the joint with its
+  largest skinning weight): hands, feet, head and neck, the rest of the body;
 * with ``--train-motion DIR``, the same ground-truth 2D test on motion of
   subjects the model was trained on: a model that overfits its training motion
   is much better there.
@@ -39,7 +41,9 @@ import torch
 
 from pose2mesh import joints as _joints
 from pose2mesh.camera import solve_translation
+from pose2mesh.body import load_body
 from pose2mesh.data import make_test_set
+from pose2mesh.metrics.evaluate import predict
 from pose2mesh.metrics.pose import mpjpe, pa_mpjpe, umeyama
 from pose2mesh.train.checkpoint import load_model
 
@@ -91,6 +95,21 @@ def at_image_positions(pred: torch.Tensor, uv: torch.Tensor, weights: torch.Tens
     rays = torch.cat([uv, torch.ones_like(uv[..., :1])], -1) @ torch.linalg.inv(K).transpose(-1, -2)
     moved = rays * (pred[..., 2:] + root[:, None, 2:]) - root[:, None]
     return torch.where((weights > 0)[..., None], moved, pred)
+
+
+def vertex_regions(body) -> "np.ndarray":
+    """``(V,)`` region name of each vertex: that of the joint with its largest skinning weight."""
+    import numpy as np
+
+    def region(joint: str) -> str:
+        if any(k in joint for k in ("Hand", "Thumb", "Finger")):
+            return "hands"
+        if any(k in joint for k in ("Foot", "Toe")):
+            return "feet"
+        return "head and neck" if joint in ("Neck1", "Head") else "body"
+
+    names = np.array([region(j) for j in body.joint_names])
+    return names[body.skin_weights.argmax(1).cpu().numpy()]
 
 
 def camera_groups(testset) -> dict[str, dict[str, torch.Tensor]]:
@@ -180,6 +199,21 @@ def main() -> None:
     true_z = ts.superset3d[:, 0, 2]
     lines += ["", f"Placed by reprojection, the root's depth is off by {100 * ((placed[:, 2] - true_z).abs() / true_z).mean():.1f} % "
               "on average (|placed - true| / true): the body's size, which one image cannot tell."]
+
+    lines += ["", "## MPVPE by body region (mesh vertices, model given the cameras)", ""]
+    regions = vertex_regions(load_body("default"))
+    lines += ["| region | share of the vertices | " + " | ".join(SETTINGS) + " |", "|---|---|" + "---|" * len(SETTINGS)]
+    errors = {}
+    for name, ts in sets.items():
+        verts = predict(model, ts.keypoints, ts.layout, K=ts.K)["vertices"]
+        errors[name] = 1000 * (verts - (ts.vertices - ts.superset3d[:, :1])).norm(dim=-1).mean(0)  # (V,) mm
+    for region in ("body", "head and neck", "hands", "feet"):
+        mask = torch.as_tensor(regions == region)
+        cells = [f"{e[mask].mean().item():.1f} (adds {e[mask].sum().item() / len(e):.1f} to MPVPE)" for e in errors.values()]
+        lines.append(f"| {region} | {100 * mask.float().mean().item():.0f} % | " + " | ".join(cells) + " |")
+    rest = torch.as_tensor((regions != "hands") & (regions != "feet"))
+    cells = [f"{e.mean().item():.1f}, without hands and feet {e[rest].mean().item():.1f}" for e in errors.values()]
+    lines.append("| all (MPVPE) | 100 % | " + " | ".join(cells) + " |")
 
     if args.train_motion:
         ts = make_test_set(args.train_motion, layout="coco", n=args.n, seed=args.seed, noise="none")

@@ -9,6 +9,9 @@ joints, each skeleton relative to its superset pelvis).
 
     python experiments/posenet_comparison.py --motion held_out --steps 1500 \\
         --out docs/eval/posenet_comparison.md
+    python experiments/posenet_comparison.py --motion held_out --steps 20000 --variants mlp --threads 1
+
+(``--variants`` picks some of them, e.g. to train two at once in two processes.)
 
 ``held_out`` is a folder of motion of subjects the prior never saw, e.g.
 ``mkdir held_out && ln -s $PWD/../shared/mocap/06_*.bvh.gz held_out/``.
@@ -28,11 +31,11 @@ from pose2mesh.models.checkpoint import load_model
 from pose2mesh.train import load_config
 from pose2mesh.train.loop import train
 
-#: name -> (model preset, per-limb mixing probability)
+#: key -> (report name, model preset, per-limb mixing probability)
 VARIANTS = {
-    "graph PoseNet (default), mixing 0.2": ("default", 0.2),
-    "graph PoseNet (default), no mixing": ("default", 0.0),
-    "MLP PoseNet (Martinez), mixing 0.2": ("mlp", 0.2),
+    "graph": ("graph PoseNet (default), mixing 0.2", "default", 0.2),
+    "graph-nomix": ("graph PoseNet (default), no mixing", "default", 0.0),
+    "mlp": ("MLP PoseNet (Martinez), mixing 0.2", "mlp", 0.2),
 }
 
 
@@ -54,6 +57,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="training batch (default: %(default)s)")
     parser.add_argument("--n", type=int, default=1000, help="test samples (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="variants to train (default: all)")
     parser.add_argument("--out", default=None, help="markdown report to write")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -62,7 +67,7 @@ def main() -> None:
              for noise in ("none", "detector")}
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (preset, mix) in VARIANTS.items():
+        for name, preset, mix in (VARIANTS[key] for key in args.variants):
             overrides = [f"model={preset}", f"steps={args.steps}", f"posenet_pretrain_steps={args.steps}",
                          f"data.batch_size={args.batch_size}", f"data.mix_limbs={mix}", "optim.warmup_steps=100",
                          f"val_every={10 * args.steps}", f"ckpt_every={args.steps}", "device=cpu",
