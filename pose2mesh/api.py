@@ -497,7 +497,7 @@ class Lifter:
         from pose2mesh.models.snap import SNAP_SIGMA
 
         if self._snap_weights is None:
-            self._snap_weights = anchor_weights(self.body.v_template, self.model.regressor, SNAP_SIGMA).to_sparse_csr()
+            self._snap_weights = anchor_weights(self.body.v_template, self.model.regressor, SNAP_SIGMA)
         if self._snap_weights.device != self.device:
             self._snap_weights = self._snap_weights.to(self.device)
         return self._snap_weights
@@ -664,7 +664,7 @@ def lift(
             keypoints (:func:`pose2mesh.models.snap_to_keypoints`). For EXACT
             keypoints only (synthetic, projected markers, careful annotation):
             on the shipped model's ground-truth-2D test ~3 mm lower MPJPE and
-            the keypoints on their input to ~0.03 px; with detector keypoints it
+            the keypoints on their input to 0.01 px; with detector keypoints it
             makes the 3D far worse (the mesh follows the detector's noise).
 
     Returns:

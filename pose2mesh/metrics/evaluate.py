@@ -42,9 +42,10 @@ def predict(model, keypoints: torch.Tensor, layout: str, batch_size: int = 256,
         ``vertices (N, V, 3)``, root-relative metres.
     """
     device = next(model.parameters()).device
-    if snap_weights is not None and K is None:
-        raise ValueError("snapping onto the 2D keypoints needs the cameras' intrinsics K")
-    copied = copied_keypoints(layout).to(device)
+    if snap_weights is not None:
+        if K is None:
+            raise ValueError("snapping onto the 2D keypoints needs the cameras' intrinsics K")
+        snap_weights, copied = snap_weights.to(device), copied_keypoints(layout).to(device)
     out = {"joints": [], "vertices": []}
     for i, chunk in enumerate(keypoints.split(batch_size)):
         superset, presence = _joints.to_superset(chunk.to(device), layout)

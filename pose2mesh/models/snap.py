@@ -10,7 +10,7 @@ placed mesh keeps its depth and moves along its image plane onto the ray
 through its 2D keypoint; the vertices follow their nearby keypoints.  On the
 shipped model's ground-truth-2D test set (``docs/eval/default.md``) this lowers
 MPJPE by ~3 mm and PA-MPJPE by ~4 mm, and the keypoints reproject to within
-~0.03 px.  With detector keypoints it makes every error much WORSE (the mesh
+0.01 px.  With detector keypoints it makes every error much WORSE (the mesh
 follows the detector's noise, which the network had smoothed away): it is for
 exact input only, and off by default everywhere.
 
@@ -22,9 +22,10 @@ Conventions
 * 2D keypoints: superset pixels ``(B, S, 2)`` (OpenCV image axes) with a weight
   ``(B, S)`` that is ``> 0`` only where the pixel position IS that superset
   keypoint's projection.  Superset keypoints that :func:`pose2mesh.joints.to_superset`
-  derives from several layout keypoints (e.g. COCO's pelvis, the mean of the
-  hips) are only approximations of it: :func:`copied_keypoints` tells which are
-  exact copies, and only those should be snapped.
+  derives from the layout's keypoints (COCO's pelvis, the mean of the hips; the
+  neck, taken from the thorax) are only approximations of them:
+  :func:`copied_keypoints` tells which the layout has itself, and only those
+  should be snapped.
 * The method: the mesh is placed in the camera with
   :func:`pose2mesh.camera.solve_translation` on the snapped keypoints; each
   keypoint's target is its 2D keypoint back-projected to the keypoint's placed
@@ -32,14 +33,13 @@ Conventions
   snapped keypoints, with the keypoint-anchoring weights ``W (V, S)``
   (:func:`pose2mesh.models.lifter.anchor_weights`) renormalised over the
   snapped keypoints (a vertex whose weights on them sum to less than ``1e-3``,
-  nothing snapped near it, stays where it is); the regressed keypoints then
-  move linearly in the offsets, and the offsets that put every snapped
-  keypoint on its target are solved for (ridge-damped least squares, one small
-  ``(S, S)`` system per sample).
+  nothing snapped near it, keeps its place, up to the final re-rooting); the
+  regressed keypoints then move linearly in the offsets, and the offsets that
+  put every snapped keypoint on its target are solved for (ridge-damped least
+  squares, one small ``(S, S)`` system per sample, in float64).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -52,7 +52,7 @@ __all__ = ["SNAP_SIGMA", "copied_keypoints", "snap_to_keypoints"]
 #: width (metres, on the template) of the anchoring weights the library snaps with
 #: (``anchor_weights(body.v_template, regressor, SNAP_SIGMA)``). Measured on the shipped model's
 #: ground-truth-2D test (docs/models.md): 3, 5 and 8 cm give the same MPJPE to 0.1 mm, but the narrower
-#: the weights the more the surface bends around each keypoint (normal error 33.4, 32.9 and 32.4 deg;
+#: the weights the more the surface bends around each keypoint (normal error 33.4, 32.9 and 32.5 deg;
 #: 32.6 unsnapped) and the larger the MPVPE (72.0, 71.7 and 71.6 mm).
 SNAP_SIGMA = 0.08
 
@@ -61,39 +61,41 @@ _MIN_WEIGHT = 1e-3
 
 
 def copied_keypoints(layout: str) -> Tensor:
-    """Which superset keypoints are exact copies of one of ``layout``'s keypoints.
+    """Which superset keypoints ``layout`` has itself (:attr:`pose2mesh.joints.Layout.canonical`).
+
+    The others are absent from it or derived by :func:`pose2mesh.joints.to_superset`
+    (:data:`pose2mesh.joints.DERIVATIONS`), as the mean of other keypoints
+    (COCO's pelvis) or as a nearby one (``neck`` from ``thorax``, ``neck_nose``
+    from ``nose``): approximations that must not be snapped.
 
     Args:
         layout: a layout name (:func:`pose2mesh.joints.list_layouts`).
 
     Returns:
-        ``(S,)`` bool: True where :func:`pose2mesh.joints.to_superset` copies a
-        single keypoint of ``layout`` (weight 1), False where it derives the
-        superset keypoint from several (an approximation) or cannot.
+        ``(S,)`` bool over the superset keypoints.
     """
-    mix = _joints.conversion_matrix(layout, "superset")  # (S, J)
-    single = np.count_nonzero(mix, axis=1) == 1
-    return torch.as_tensor(single & np.isclose(mix.max(axis=1), 1.0))
+    own = set(_joints.get_layout(layout).canonical)
+    return torch.tensor([name in own for name in _joints.get_layout("superset").names])
 
 
 def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: Tensor, regressor: Tensor,
-                      anchor_weights: Tensor, ridge: float = 1e-4) -> Tensor:
+                      anchor_weights: Tensor, ridge: float = 1e-6) -> Tensor:
     """Move root-relative meshes so that their keypoints reproject onto exact 2D keypoints (module docstring).
 
     Args:
         vertices: root-relative vertices, metres, OpenCV camera axes.
         keypoints: superset 2D keypoints, pixels (any value where ``weights`` is 0).
-        weights: ``> 0`` where a keypoint is snapped (present and an exact copy,
-            :func:`copied_keypoints`); the values weight the camera placement.
+        weights: ``> 0`` where a keypoint is snapped (present in the input and
+            the input layout's own, :func:`copied_keypoints`); the values weight
+            the camera placement.
         K: intrinsics, pixels.
         regressor: superset keypoint regressor (keypoints = ``regressor @ vertices``).
         anchor_weights: per-vertex weights over the superset keypoints
-            (:func:`pose2mesh.models.lifter.anchor_weights` of the body's template),
-            dense or sparse CSR (``.to_sparse_csr()``: ~6 non-zeros per row, a
-            faster product).
-        ridge: damping of the offsets' least-squares solve (relative to
-            the keypoints' unit response); 0 fails where two snapped
-            keypoints coincide.
+            (:func:`pose2mesh.models.lifter.anchor_weights` of the body's template).
+        ridge: Tikhonov damping of the offsets' least-squares solve (added to
+            the normal equations, whose entries are ~1): it keeps the solve
+            defined where two snapped keypoints have the same regressor row
+            (the superset's ``nose`` and ``neck_nose``), at a bias of that order.
 
     Shape:
         - vertices: :math:`(B, V, 3)`; keypoints: :math:`(B, S, 2)`; weights: :math:`(B, S)`
@@ -102,9 +104,9 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
         - output: :math:`(B, V, 3)`, dtype of ``vertices``
 
     Returns:
-        The snapped vertices, re-rooted at their regressed pelvis. Samples with
-        fewer than two snapped keypoints (no placement possible) are returned
-        unchanged.
+        The snapped vertices (a new tensor), re-rooted at their regressed
+        pelvis. Samples with fewer than two snapped keypoints (no placement
+        possible) are returned unchanged.
 
     Raises:
         ValueError: mismatched shapes, negative weights or ``ridge < 0``.
@@ -123,14 +125,15 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
         raise ValueError(f"ridge must be >= 0, got {ridge}")
     if (weights < 0).any():
         raise ValueError("weights must be non-negative")
-    dtype = vertices.dtype
-    used = regressor.abs().sum(0) > 0  # the regressor reads few vertices: (S, U) products, not (S, V)
-    reg, index, anchor = regressor[:, used].to(vertices), used.nonzero().flatten(), anchor_weights.to(vertices)
-    K = K.to(vertices).expand(b, 3, 3)
+    out = vertices.clone()
     ok = (weights > 0).sum(-1) >= 2
     if not ok.any():
-        return vertices
-    verts, w, uv, K = vertices[ok], weights[ok].to(dtype), keypoints[ok].to(dtype), K[ok]
+        return out
+    dtype = vertices.dtype
+    index = regressor.ne(0).any(0).nonzero().flatten()  # the few vertices the regressor reads
+    reg, anchor = regressor[:, index].to(vertices), anchor_weights.to(vertices)
+    verts, w, uv = vertices[ok], weights[ok].to(dtype), keypoints[ok].to(dtype)
+    K = K.to(vertices).expand(b, 3, 3)[ok]
     n = verts.shape[0]
     mask = (w > 0).to(dtype)  # (n, S)
     uv = torch.where(mask[..., None] > 0, uv, torch.zeros_like(uv))  # no NaN from absent keypoints
@@ -139,24 +142,21 @@ def snap_to_keypoints(vertices: Tensor, keypoints: Tensor, weights: Tensor, K: T
     # the ray through each 2D keypoint (z = 1), scaled to the keypoint's placed depth, back in root-relative terms
     rays = torch.cat([uv, torch.ones_like(uv[..., :1])], -1) @ torch.linalg.inv(K).transpose(-1, -2)
     target = rays * (joints[..., 2:] + t[:, None, 2:]) - t[:, None]
-    total = (anchor @ mask.T).T[..., None]  # (n, V, 1): each vertex's weight on the snapped keypoints
     # vertex v moves by scale_v * sum_s W_vs o_s for keypoint offsets o (n, S, 3), renormalised over the
     # snapped keypoints; vertices with (almost) nothing snapped near them stay
+    total = (anchor @ mask.T).T[..., None]  # (n, V, 1): each vertex's weight on the snapped keypoints
     scale = torch.where(total > _MIN_WEIGHT, 1.0 / total.clamp_min(_MIN_WEIGHT), torch.zeros_like(total))
-    rows = (anchor.to_dense() if anchor.layout != torch.strided else anchor)[index]  # (U, S)
-    response = reg @ (scale[:, index] * rows)  # (n, S, S): regressed keypoints' move per unit offset
-    # offsets that bring every snapped keypoint onto its target: response o = residual on the snapped
-    # keypoints (o = 0 on the others), solved with a small ridge term, as two superset keypoints can copy
-    # the same layout keypoint (COCO's nose: superset nose and neck_nose) and make the system singular
-    eye = torch.eye(s, dtype=dtype, device=verts.device)
-    A = response * (mask[:, :, None] * mask[:, None, :]) + eye * (1 - mask)[:, None, :]
-    residual = (target - reg @ verts[:, index]) * mask[..., None]
+    response = reg @ (scale[:, index] * anchor[index])  # (n, S, S): regressed keypoints' move per unit offset
+    # the offsets that bring every snapped keypoint onto its target (0 on the others): a small linear
+    # system per sample, solved in float64 as damped least squares
+    A = (response * (mask[:, :, None] * mask[:, None, :])).double()
+    eye = torch.eye(s, dtype=torch.float64, device=verts.device)
+    A = A + eye * (1 - mask.double())[:, None, :]
+    residual = ((target - joints) * mask[..., None]).double()
     At = A.transpose(1, 2)
-    offsets = torch.linalg.solve(At @ A + ridge * eye, At @ residual) * mask[..., None]
-    # one (V, S) @ (S, 3n) product for the whole batch
-    step = (anchor @ offsets.transpose(0, 1).reshape(s, 3 * n)).reshape(v, n, 3).transpose(0, 1)
+    offsets = (torch.linalg.solve(At @ A + ridge * eye, At @ residual) * mask[..., None]).to(dtype)
+    step = (anchor @ offsets.transpose(0, 1).reshape(s, 3 * n)).reshape(v, n, 3).transpose(0, 1)  # one product
     verts = verts + scale * step
     verts = verts - reg[ROOT_INDEX:ROOT_INDEX + 1] @ verts[:, index]
-    out = vertices.clone()
     out[ok] = verts
     return out
