@@ -577,20 +577,19 @@ class Lifter:
                 e = min(s + self.batch_size, n)
                 superset, presence = _joints.to_superset(
                     torch.as_tensor(kp_in[s:e], dtype=torch.float32, device=dev), layout)
-                Kb = None if focal_assumed else torch.as_tensor(Ks[s:e], dtype=torch.float32, device=dev)
+                K_pix = torch.as_tensor(Ks[s:e], device=dev)  # (B, 3, 3) float64
+                Kb = None if focal_assumed else K_pix.float()  # an assumed focal length is not the network's input
                 out = (flip_test(self.model, superset, presence, K=Kb, vertex_mirror=mirror) if flip
                        else self.model(superset, presence, K=Kb))
                 verts, sup_rel = out["vertices"], out["joints_mesh"]  # (B, V | 52, 3) root-relative
                 if snap:
-                    verts = snap_to_keypoints(verts, superset, presence * copied,
-                                              torch.as_tensor(Ks[s:e], dtype=torch.float32, device=dev),
-                                              self.model.regressor, snap_anchor)
+                    verts = snap_to_keypoints(verts, superset, presence * copied, K_pix, self.model.regressor,
+                                              snap_anchor)
                     sup_rel = self.model.regress(verts)
                 lay_rel = torch.einsum("js,bsc->bjc", mix, sup_rel)
                 lay_rel = torch.where(derivable[:, None], lay_rel, torch.full_like(lay_rel, math.nan))
                 w = torch.as_tensor(np.where(used[s:e], np.minimum(conf[s:e], 1.0), 0.0), device=dev)
-                t = solve_translation(lay_rel.double(), torch.as_tensor(xy[s:e], device=dev),
-                                      torch.as_tensor(Ks[s:e], device=dev), weights=w)
+                t = solve_translation(lay_rel.double(), torch.as_tensor(xy[s:e], device=dev), K_pix, weights=w)
                 verts_out.append((verts.double() + t[:, None]).float().cpu())
                 sup_out.append((sup_rel.double() + t[:, None]).float().cpu())
                 t_out.append(t.cpu())
