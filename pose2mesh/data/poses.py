@@ -180,21 +180,32 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
     """Build a :class:`PosePrior` from every motion file below ``motion_dir``.
 
     Args:
-        motion_dir: folder of BVH / ASF+AMC files (CMU naming ``SUBJECT_TRIAL``).
+        motion_dir: folder of BVH / ASF+AMC files (searched recursively).
         body: the body whose rig the poses are retargeted to (an ``OpenBody``).
         fps: resampling rate before drawing frames.
         max_poses: bank size (a seeded uniform subset of all frames).
         seed: seed of the subset.
-        exclude_subjects: CMU subjects left out (validation).
+        exclude_subjects: CMU subjects left out (validation): files named like
+            CMU's ``SUBJECT_TRIAL.*`` of these subjects; files named otherwise
+            are always used.
         cache_dir: motion parse cache.
+
+    Raises:
+        ValueError: if no motion file is left to use.
     """
     from tqdm import tqdm
 
     from pose2mesh.data.motion import find_motion_files, load_motion, subject_of
     from pose2mesh.data.retarget import Retargeter
 
+    def subject(path: Path) -> str | None:
+        try:
+            return subject_of(path)
+        except ValueError:  # not a CMU name: the user's own motion
+            return None
+
     retarget = Retargeter.for_body(body)
-    files = [f for f in find_motion_files(motion_dir) if subject_of(f) not in set(exclude_subjects)]
+    files = [f for f in find_motion_files(motion_dir) if subject(f) not in set(exclude_subjects)]
     if not files:
         raise ValueError(f"no motion files (outside subjects {exclude_subjects}) below '{motion_dir}'")
     poses, orients = [], []
@@ -206,6 +217,6 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
     gen = torch.Generator().manual_seed(seed)
     keep = torch.randperm(len(pose), generator=gen)[:max_poses].sort().values
     meta = {"source": str(Path(motion_dir).name), "files": len(files), "frames": len(pose), "fps": fps,
-            "excluded_subjects": list(exclude_subjects), "subjects": sorted({subject_of(f) for f in files})}
+            "excluded_subjects": list(exclude_subjects), "subjects": sorted({subject(f) for f in files} - {None})}
     logger.info("pose prior: %d of %d frames from %d files", len(keep), len(pose), len(files))
     return PosePrior(pose[keep], orient[keep], tuple(body.joint_names), meta)

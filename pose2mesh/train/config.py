@@ -32,6 +32,8 @@ class DataConfig:
         pair_corruption: corruption of the second layout's samples in layout-consistency
             training (``loss.consistency > 0``); None: ``corruption``. ``"none"``
             compares the noisy first layout's prediction with that of exact keypoints.
+        pose_prior: a pose bank file (``.npz``, ``pose2mesh build-pose-prior --out``)
+            to draw training poses from; None: the shipped one (``graphs/pose_prior.npz``).
         val_motion: folder of validation motion files (None: the pose prior with a fixed seed).
         val_size: validation samples.
     """
@@ -43,6 +45,7 @@ class DataConfig:
     mix_limbs: float = 0.0
     shapes: str = "mixed"
     pair_corruption: str | None = None
+    pose_prior: str | None = None
     val_motion: str | None = None
     val_size: int = 256
 

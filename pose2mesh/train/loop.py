@@ -386,7 +386,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         # PoseNet pre-training leaves the MeshNet without gradients.
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=config.posenet_pretrain_steps > 0)
 
-    prior = PosePrior.load(device=device)
+    prior = PosePrior.load(config.data.pose_prior, device=device)
     def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
         return {layout: SyntheticBatches(body, prior, SyntheticConfig(
                     batch_size=config.data.batch_size, layout=layout, corruption=corruption,

@@ -172,6 +172,27 @@ def _write_mb2_bvh(path: Path, body, frames: int = 12, seed: int = 0) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def test_pose_prior_from_a_motion_folder(body, tmp_path):
+    from pose2mesh.data.poses import PosePrior, build_pose_prior
+
+    folder = tmp_path / "motion"
+    folder.mkdir()
+    _write_mb2_bvh(folder / "91_01.bvh", body)
+    _write_mb2_bvh(folder / "06_01.bvh", body, seed=1)  # the validation subject: left out
+    _write_mb2_bvh(folder / "walk.bvh", body, seed=2)  # not a CMU name: kept
+    prior = build_pose_prior(folder, body, fps=120, cache_dir=tmp_path / "cache")
+    assert len(prior) == prior.meta["frames"] and 20 <= len(prior) <= 22  # 2 files x ~11 frames (T-pose dropped)
+    assert prior.meta["files"] == 2 and prior.meta["subjects"] == ["91"] and prior.meta["excluded_subjects"] == ["06"]
+    assert len(build_pose_prior(folder, body, fps=120, max_poses=5, cache_dir=tmp_path / "cache")) == 5
+    prior.save(tmp_path / "prior.npz")
+    again = PosePrior.load(tmp_path / "prior.npz")
+    assert again.joint_names == prior.joint_names and torch.allclose(again.pose, prior.pose, atol=2e-3)
+    (tmp_path / "validation").mkdir()
+    (folder / "06_01.bvh").rename(tmp_path / "validation" / "06_01.bvh")
+    with pytest.raises(ValueError, match="no motion files"):
+        build_pose_prior(tmp_path / "validation", body, fps=120, cache_dir=tmp_path / "cache")
+
+
 def test_make_test_set_from_a_motion_folder(body, tmp_path):
     folder = tmp_path / "motion"
     folder.mkdir()

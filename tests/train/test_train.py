@@ -262,6 +262,22 @@ def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
         train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", f"init={tmp_path / 'other.pt'}"]))
 
 
+def test_training_draws_its_poses_from_the_given_pose_prior(tmp_path):
+    from pose2mesh.data.poses import PosePrior
+    from pose2mesh.train.loop import train
+
+    shipped = PosePrior.load()
+    PosePrior(shipped.pose[:3], shipped.global_orient[:3], shipped.joint_names, shipped.meta).save(tmp_path / "few.npz")
+    short = TINY + ["steps=2", "val_every=2", "ckpt_every=2"]
+    reference = _losses(train(load_config(overrides=short + [f"out_dir={tmp_path / 'shipped'}"])))
+    few = _losses(train(load_config(overrides=short + [f"out_dir={tmp_path / 'few'}", f"data.pose_prior={tmp_path / 'few.npz'}"])))
+    assert sorted(few) == sorted(reference) == [1, 2] and few != reference  # same seed, other poses
+    names = tuple(reversed(shipped.joint_names))
+    PosePrior(shipped.pose[:3], shipped.global_orient[:3], names, shipped.meta).save(tmp_path / "other_rig.npz")
+    with pytest.raises(ValueError, match="rig does not match"):
+        train(load_config(overrides=short + [f"out_dir={tmp_path / 'bad'}", f"data.pose_prior={tmp_path / 'other_rig.npz'}"]))
+
+
 def test_a_camera_model_learns_from_the_batch_cameras(tmp_path):
     from pose2mesh.train.loop import train
 
