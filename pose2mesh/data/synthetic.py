@@ -98,6 +98,11 @@ class SyntheticConfig:
             raise ValueError(f"unknown shapes '{self.shapes}'; choose one of: {', '.join(SHAPES)}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        for name in ("mirror", "mix_limbs"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
+        if not self.pose_noise >= 0.0:
+            raise ValueError(f"pose_noise must be >= 0 (radians), got {self.pose_noise}")
 
 
 def _stream_seed(seed: int, rank: int, index: int) -> int:

@@ -27,6 +27,7 @@ class DataConfig:
         batch_size: samples per step and rank.
         num_betas: body-shape coefficients used.
         mix_limbs: per-limb pose mixing probability.
+        pose_noise: std (radians) of axis-angle noise on every local joint rotation.
         shapes: body-shape distribution (``"mixed"``, ``"adults"``, ``"all"``; see
             :class:`pose2mesh.data.SyntheticConfig`); validation always uses adults.
         pair_corruption: corruption of the second layout's samples in layout-consistency
@@ -43,6 +44,7 @@ class DataConfig:
     batch_size: int = 64
     num_betas: int = 16
     mix_limbs: float = 0.0
+    pose_noise: float = 0.0
     shapes: str = "mixed"
     pair_corruption: str | None = None
     pose_prior: str | None = None

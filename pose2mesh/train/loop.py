@@ -390,7 +390,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
         return {layout: SyntheticBatches(body, prior, SyntheticConfig(
                     batch_size=config.data.batch_size, layout=layout, corruption=corruption,
-                    num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs, shapes=config.data.shapes),
+                    num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs,
+                    pose_noise=config.data.pose_noise, shapes=config.data.shapes),
                     seed=config.seed, rank=rank, world_size=world)
                 for layout in config.data.layouts}
 

@@ -114,6 +114,10 @@ def test_config_validates():
         SyntheticConfig(layout="cocoo")
     with pytest.raises(ValueError, match="unknown shapes 'kids'; choose one of: adults, mixed, all"):
         SyntheticConfig(shapes="kids")
+    with pytest.raises(ValueError, match=r"mix_limbs is a probability in \[0, 1\], got 1.5"):
+        SyntheticConfig(mix_limbs=1.5)
+    with pytest.raises(ValueError, match="pose_noise must be >= 0"):
+        SyntheticConfig(pose_noise=-0.1)
 
 
 def test_shape_distributions(body):

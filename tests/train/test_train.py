@@ -262,7 +262,7 @@ def test_init_starts_a_joint_run_from_a_pretrained_posenet(tmp_path):
         train(load_config(overrides=TINY + [f"out_dir={tmp_path / 'bad'}", f"init={tmp_path / 'other.pt'}"]))
 
 
-def test_training_draws_its_poses_from_the_given_pose_prior(tmp_path):
+def test_training_draws_its_poses_from_the_given_pose_prior_and_augments_them(tmp_path):
     from pose2mesh.data.poses import PosePrior
     from pose2mesh.train.loop import train
 
@@ -272,6 +272,8 @@ def test_training_draws_its_poses_from_the_given_pose_prior(tmp_path):
     reference = _losses(train(load_config(overrides=short + [f"out_dir={tmp_path / 'shipped'}"])))
     few = _losses(train(load_config(overrides=short + [f"out_dir={tmp_path / 'few'}", f"data.pose_prior={tmp_path / 'few.npz'}"])))
     assert sorted(few) == sorted(reference) == [1, 2] and few != reference  # same seed, other poses
+    noisy = _losses(train(load_config(overrides=short + [f"out_dir={tmp_path / 'noisy'}", "data.pose_noise=0.2"])))
+    assert sorted(noisy) == [1, 2] and noisy != reference
     names = tuple(reversed(shipped.joint_names))
     PosePrior(shipped.pose[:3], shipped.global_orient[:3], names, shipped.meta).save(tmp_path / "other_rig.npz")
     with pytest.raises(ValueError, match="rig does not match"):
