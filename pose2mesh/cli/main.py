@@ -166,7 +166,8 @@ def _build_pose_prior(args: argparse.Namespace) -> int:
     from pose2mesh.body import load_body
     from pose2mesh.data.poses import build_pose_prior
 
-    prior = build_pose_prior(args.motion, load_body("default"), fps=args.fps, max_poses=args.num, seed=args.seed)
+    prior = build_pose_prior(args.motion, load_body("default"), fps=args.fps, max_poses=args.num, seed=args.seed,
+                             balance=args.balance)
     digest = prior.save(args.out)
     print(f"wrote {args.out}: {len(prior)} poses from {prior.meta['files']} files (content hash {digest})")
     return 0
@@ -360,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     prior.add_argument("--num", type=int, default=16384, help="poses kept (default: %(default)s)")
     prior.add_argument("--fps", type=float, default=30.0, help="resampling rate (default: %(default)s)")
     prior.add_argument("--seed", type=int, default=0, help="seed of the subset (default: %(default)s)")
+    prior.add_argument("--balance", choices=("frames", "subjects"), default="frames",
+                       help="keep every frame equally likely, or every subject (default: %(default)s)")
     prior.set_defaults(func=_build_pose_prior)
     return parser
 

@@ -176,23 +176,32 @@ class PosePrior:
 
 
 def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses: int = 16384, seed: int = 0,
-                     exclude_subjects=VALIDATION_SUBJECTS, cache_dir: str | Path | None = None) -> PosePrior:
+                     exclude_subjects=VALIDATION_SUBJECTS, cache_dir: str | Path | None = None,
+                     balance: str = "frames") -> PosePrior:
     """Build a :class:`PosePrior` from every motion file below ``motion_dir``.
 
     Args:
         motion_dir: folder of BVH / ASF+AMC files (searched recursively).
         body: the body whose rig the poses are retargeted to (an ``OpenBody``).
         fps: resampling rate before drawing frames.
-        max_poses: bank size (a seeded uniform subset of all frames).
+        max_poses: bank size: a seeded subset of all frames (all of them when
+            there are fewer).
         seed: seed of the subset.
         exclude_subjects: CMU subjects left out (validation): files named like
             CMU's ``SUBJECT_TRIAL.*`` of these subjects; files named otherwise
             are always used.
         cache_dir: motion parse cache.
+        balance: ``"frames"``: every frame equally likely to be kept (a subject
+            with long recordings fills more of the bank); ``"subjects"``: every
+            subject equally likely (each frame weighted by 1 / its subject's
+            frames; a subject with fewer frames than its share is kept whole).
+            Files not named like CMU's count as a subject each.
 
     Raises:
-        ValueError: if no motion file is left to use.
+        ValueError: if no motion file is left to use, or on an unknown ``balance``.
     """
+    if balance not in ("frames", "subjects"):
+        raise ValueError(f"unknown balance {balance!r}; choose one of: frames, subjects")
     from tqdm import tqdm
 
     from pose2mesh.data.motion import find_motion_files, load_motion, subject_of
@@ -214,9 +223,19 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
         poses.append(out.pose)
         orients.append(remove_heading(out.global_orient))
     pose, orient = torch.cat(poses), torch.cat(orients)
+    groups = [subject(f) or f.name for f in files]  # the user's own files: a subject each
+    names = sorted(set(groups))
+    group = torch.cat([torch.full((len(p),), names.index(g)) for g, p in zip(groups, poses)])
     gen = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(len(pose), generator=gen)[:max_poses].sort().values
+    if balance == "frames":
+        keep = torch.randperm(len(pose), generator=gen)[:max_poses]
+    else:
+        weights = 1.0 / torch.bincount(group)[group].double()
+        keep = torch.multinomial(weights, min(max_poses, len(pose)), replacement=False, generator=gen)
+    keep = keep.sort().values
+    kept = torch.bincount(group[keep], minlength=len(names)).tolist()
     meta = {"source": str(Path(motion_dir).name), "files": len(files), "frames": len(pose), "fps": fps,
-            "excluded_subjects": list(exclude_subjects), "subjects": sorted({subject(f) for f in files} - {None})}
+            "excluded_subjects": list(exclude_subjects), "subjects": sorted({subject(f) for f in files} - {None}),
+            "balance": balance, "poses_per_subject": dict(zip(names, kept))}
     logger.info("pose prior: %d of %d frames from %d files", len(keep), len(pose), len(files))
     return PosePrior(pose[keep], orient[keep], tuple(body.joint_names), meta)

@@ -187,7 +187,10 @@ def test_pose_prior_from_a_motion_folder(body, tmp_path):
     prior = build_pose_prior(folder, body, fps=120, cache_dir=tmp_path / "cache")
     assert len(prior) == prior.meta["frames"] and 20 <= len(prior) <= 22  # 2 files x ~11 frames (T-pose dropped)
     assert prior.meta["files"] == 2 and prior.meta["subjects"] == ["91"] and prior.meta["excluded_subjects"] == ["06"]
+    assert prior.meta["poses_per_subject"] == {"91": len(prior) // 2, "walk.bvh": len(prior) // 2}  # files of one length
     assert len(build_pose_prior(folder, body, fps=120, max_poses=5, cache_dir=tmp_path / "cache")) == 5
+    with pytest.raises(ValueError, match="unknown balance 'files'"):
+        build_pose_prior(folder, body, balance="files")
     prior.save(tmp_path / "prior.npz")
     again = PosePrior.load(tmp_path / "prior.npz")
     assert again.joint_names == prior.joint_names and torch.allclose(again.pose, prior.pose, atol=2e-3)
@@ -195,6 +198,23 @@ def test_pose_prior_from_a_motion_folder(body, tmp_path):
     (folder / "06_01.bvh").rename(tmp_path / "validation" / "06_01.bvh")
     with pytest.raises(ValueError, match="no motion files"):
         build_pose_prior(tmp_path / "validation", body, fps=120, cache_dir=tmp_path / "cache")
+
+
+def test_pose_prior_balanced_by_subject(body, tmp_path):
+    from pose2mesh.data.poses import build_pose_prior
+
+    folder = tmp_path / "motion"
+    folder.mkdir()
+    for trial in range(1, 5):  # subject 91: four recordings; subject 92: one
+        _write_mb2_bvh(folder / f"91_0{trial}.bvh", body, seed=trial)
+    _write_mb2_bvh(folder / "92_01.bvh", body, seed=9)
+    kw = dict(fps=120, max_poses=16, cache_dir=tmp_path / "cache")
+    by_frames = build_pose_prior(folder, body, **kw).meta["poses_per_subject"]
+    by_subject = build_pose_prior(folder, body, balance="subjects", **kw).meta["poses_per_subject"]
+    assert sum(by_frames.values()) == sum(by_subject.values()) == 16
+    assert by_frames["92"] <= 5 and by_subject["92"] >= 6  # a fifth of the frames; half of the subjects
+    everything = build_pose_prior(folder, body, balance="subjects", fps=120, cache_dir=tmp_path / "cache")
+    assert len(everything) == everything.meta["frames"]  # fewer frames than max_poses: all of them
 
 
 def test_make_test_set_from_a_motion_folder(body, tmp_path):
