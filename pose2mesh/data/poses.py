@@ -192,13 +192,14 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
             are always used.
         cache_dir: motion parse cache.
         balance: ``"frames"``: every frame equally likely to be kept (a subject
-            with long recordings fills more of the bank); ``"subjects"``: every
-            subject equally likely (each frame weighted by 1 / its subject's
-            frames; a subject with fewer frames than its share is kept whole).
-            Files not named like CMU's count as a subject each.
+            with long recordings fills more of the bank); ``"subjects"``: an
+            equal share of the bank per subject (a subject with fewer frames
+            than its share is kept whole and the others share the rest; a
+            seeded subset of each subject's frames). Files not named like CMU's
+            count as a subject each (by their path below ``motion_dir``).
 
     Raises:
-        ValueError: if no motion file is left to use, or on an unknown ``balance``.
+        ValueError: if no motion file or frame is left to use, or on an unknown ``balance``.
     """
     if balance not in ("frames", "subjects"):
         raise ValueError(f"unknown balance {balance!r}; choose one of: frames, subjects")
@@ -223,15 +224,24 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
         poses.append(out.pose)
         orients.append(remove_heading(out.global_orient))
     pose, orient = torch.cat(poses), torch.cat(orients)
-    groups = [subject(f) or f.name for f in files]  # the user's own files: a subject each
+    if not len(pose):
+        raise ValueError(f"the motion files below '{motion_dir}' hold no frames")
+    # the user's own files: a subject each
+    groups = [subject(f) or f.relative_to(motion_dir).as_posix() for f in files]
     names = sorted(set(groups))
     group = torch.cat([torch.full((len(p),), names.index(g)) for g, p in zip(groups, poses)])
     gen = torch.Generator().manual_seed(seed)
     if balance == "frames":
         keep = torch.randperm(len(pose), generator=gen)[:max_poses]
-    else:
-        weights = 1.0 / torch.bincount(group)[group].double()
-        keep = torch.multinomial(weights, min(max_poses, len(pose)), replacement=False, generator=gen)
+    else:  # smallest subject first: each takes its share of what is left, or all of its frames
+        sizes = torch.bincount(group, minlength=len(names))
+        left, keep = min(max_poses, len(pose)), []
+        for i, g in enumerate(sizes.argsort(stable=True).tolist()):
+            frames = torch.nonzero(group == g).flatten()
+            take = min(int(sizes[g]), left // (len(names) - i))
+            keep.append(frames[torch.randperm(len(frames), generator=gen)[:take]])
+            left -= take
+        keep = torch.cat(keep)
     keep = keep.sort().values
     kept = torch.bincount(group[keep], minlength=len(names)).tolist()
     meta = {"source": str(Path(motion_dir).name), "files": len(files), "frames": len(pose), "fps": fps,

@@ -355,6 +355,20 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     model = build_model(mcfg, hierarchy, body.regressor_superset.float(), device=device, template=body.v_template)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    # the data streams before a resume or a fresh start touches out_dir's logs: a bad prior or data setting
+    # fails here (their generators are their own: the global RNG is not drawn from)
+    prior = PosePrior.load(config.data.pose_prior, device=device)
+    def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
+        return {layout: SyntheticBatches(body, prior, SyntheticConfig(
+                    batch_size=config.data.batch_size, layout=layout, corruption=corruption,
+                    num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs,
+                    pose_noise=config.data.pose_noise, shapes=config.data.shapes),
+                    seed=config.seed, rank=rank, world_size=world)
+                for layout in config.data.layouts}
+
+    streams = make_streams(config.data.corruption)
+    pair_corruption = config.data.pair_corruption or config.data.corruption
+    pair_streams = streams if pair_corruption == config.data.corruption else make_streams(pair_corruption)
     start, best = 0, float("inf")
     resuming = resume and (out_dir / "last.pt").exists()
     if config.init and not resuming:
@@ -386,18 +400,6 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
         # PoseNet pre-training leaves the MeshNet without gradients.
         net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=config.posenet_pretrain_steps > 0)
 
-    prior = PosePrior.load(config.data.pose_prior, device=device)
-    def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
-        return {layout: SyntheticBatches(body, prior, SyntheticConfig(
-                    batch_size=config.data.batch_size, layout=layout, corruption=corruption,
-                    num_betas=config.data.num_betas, mix_limbs=config.data.mix_limbs,
-                    pose_noise=config.data.pose_noise, shapes=config.data.shapes),
-                    seed=config.seed, rank=rank, world_size=world)
-                for layout in config.data.layouts}
-
-    streams = make_streams(config.data.corruption)
-    pair_corruption = config.data.pair_corruption or config.data.corruption
-    pair_streams = streams if pair_corruption == config.data.corruption else make_streams(pair_corruption)
     val_batches = make_validation(body, prior, config) if rank == 0 else []
     faces = body.faces
     meta = {"model_config": mcfg.to_dict(), "hierarchy_hash": hierarchy.content_hash(),

@@ -183,12 +183,18 @@ def test_pose_prior_from_a_motion_folder(body, tmp_path):
     folder.mkdir()
     _write_mb2_bvh(folder / "91_01.bvh", body)
     _write_mb2_bvh(folder / "06_01.bvh", body, seed=1)  # the validation subject: left out
-    _write_mb2_bvh(folder / "walk.bvh", body, seed=2)  # not a CMU name: kept
+    _write_mb2_bvh(folder / "walk.bvh", body, seed=2)  # not CMU names: kept, a subject each
+    (folder / "bob").mkdir()
+    _write_mb2_bvh(folder / "bob" / "walk.bvh", body, seed=3)
     prior = build_pose_prior(folder, body, fps=120, cache_dir=tmp_path / "cache")
-    assert len(prior) == prior.meta["frames"] and 20 <= len(prior) <= 22  # 2 files x ~11 frames (T-pose dropped)
-    assert prior.meta["files"] == 2 and prior.meta["subjects"] == ["91"] and prior.meta["excluded_subjects"] == ["06"]
-    assert prior.meta["poses_per_subject"] == {"91": len(prior) // 2, "walk.bvh": len(prior) // 2}  # files of one length
-    assert len(build_pose_prior(folder, body, fps=120, max_poses=5, cache_dir=tmp_path / "cache")) == 5
+    assert len(prior) == prior.meta["frames"] and 30 <= len(prior) <= 33  # 3 files x ~11 frames (T-pose dropped)
+    assert prior.meta["files"] == 3 and prior.meta["subjects"] == ["91"] and prior.meta["excluded_subjects"] == ["06"]
+    n = len(prior) // 3  # files of one length
+    assert prior.meta["poses_per_subject"] == {"91": n, "bob/walk.bvh": n, "walk.bvh": n}
+    # the default keeps a seeded uniform subset of the frames, in order
+    five = build_pose_prior(folder, body, fps=120, max_poses=5, seed=3, cache_dir=tmp_path / "cache")
+    keep = torch.randperm(len(prior), generator=torch.Generator().manual_seed(3))[:5].sort().values
+    assert torch.equal(five.pose, prior.pose[keep]) and torch.equal(five.global_orient, prior.global_orient[keep])
     with pytest.raises(ValueError, match="unknown balance 'files'"):
         build_pose_prior(folder, body, balance="files")
     prior.save(tmp_path / "prior.npz")
@@ -212,7 +218,10 @@ def test_pose_prior_balanced_by_subject(body, tmp_path):
     by_frames = build_pose_prior(folder, body, **kw).meta["poses_per_subject"]
     by_subject = build_pose_prior(folder, body, balance="subjects", **kw).meta["poses_per_subject"]
     assert sum(by_frames.values()) == sum(by_subject.values()) == 16
-    assert by_frames["92"] <= 5 and by_subject["92"] >= 6  # a fifth of the frames; half of the subjects
+    assert by_frames["92"] <= 5 and by_subject == {"91": 8, "92": 8}  # a fifth of the frames; half of the subjects
+    small = build_pose_prior(folder, body, balance="subjects", fps=120, max_poses=30, cache_dir=tmp_path / "cache")
+    frames_92 = build_pose_prior(folder, body, fps=120, cache_dir=tmp_path / "cache").meta["poses_per_subject"]["92"]
+    assert small.meta["poses_per_subject"] == {"91": 30 - frames_92, "92": frames_92}  # 92 kept whole, 91 takes the rest
     everything = build_pose_prior(folder, body, balance="subjects", fps=120, cache_dir=tmp_path / "cache")
     assert len(everything) == everything.meta["frames"]  # fewer frames than max_poses: all of them
 

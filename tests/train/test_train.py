@@ -276,8 +276,9 @@ def test_training_draws_its_poses_from_the_given_pose_prior_and_augments_them(tm
     assert sorted(noisy) == [1, 2] and noisy != reference
     names = tuple(reversed(shipped.joint_names))
     PosePrior(shipped.pose[:3], shipped.global_orient[:3], names, shipped.meta).save(tmp_path / "other_rig.npz")
-    with pytest.raises(ValueError, match="rig does not match"):
-        train(load_config(overrides=short + [f"out_dir={tmp_path / 'bad'}", f"data.pose_prior={tmp_path / 'other_rig.npz'}"]))
+    with pytest.raises(ValueError, match="rig does not match"):  # refused before the run's logs are touched
+        train(load_config(overrides=short + [f"out_dir={tmp_path / 'few'}", f"data.pose_prior={tmp_path / 'other_rig.npz'}"]))
+    assert _losses(tmp_path / "few") == few
 
 
 def test_a_camera_model_learns_from_the_batch_cameras(tmp_path):
