@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     prior.add_argument("--fps", type=float, default=30.0, help="resampling rate (default: %(default)s)")
     prior.add_argument("--seed", type=int, default=0, help="seed of the subset (default: %(default)s)")
     prior.add_argument("--balance", choices=("frames", "subjects"), default="frames",
-                       help="keep every frame equally likely, or every subject (default: %(default)s)")
+                       help="every frame equally likely, or an equal share per subject (default: %(default)s)")
     prior.set_defaults(func=_build_pose_prior)
     return parser
 
