@@ -355,8 +355,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     model = build_model(mcfg, hierarchy, body.regressor_superset.float(), device=device, template=body.v_template)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
-    # the data streams before a resume or a fresh start touches out_dir's logs: a bad prior or data setting
-    # fails here (their generators are their own: the global RNG is not drawn from)
+    # Data first, so that a bad prior or data setting fails before out_dir's logs are touched;
+    # the streams have generators of their own and leave the global RNG alone.
     prior = PosePrior.load(config.data.pose_prior, device=device)
     def make_streams(corruption: str) -> dict[str, SyntheticBatches]:
         return {layout: SyntheticBatches(body, prior, SyntheticConfig(
