@@ -175,9 +175,10 @@ def main() -> None:
     given = sets["30 % missing"].keypoints[..., 2] > 0
     taken = (sets["ground-truth 2D"].keypoints[..., 2] > 0) & ~given
     lines += ["| keypoints | share | ground-truth 2D | 30 % missing | penalty | share of the mean penalty |", "|---|---|---|---|---|---|"]
+    errors = {which: tuple((res[which] - res["gt"]).norm(dim=-1) * 1000 for res in (full, miss))
+              for which in ("mesh", "posenet")}  # per keypoint, mm
     for which, label in (("mesh", "from the mesh"), ("posenet", "PoseNet")):
-        e_full = (full[which] - full["gt"]).norm(dim=-1) * 1000
-        e_miss = (miss[which] - miss["gt"]).norm(dim=-1) * 1000
+        e_full, e_miss = errors[which]
         for group, mask in (("given in both", given), ("taken away", taken), ("absent in both (out of frame)", ~given & ~taken)):
             share = mask.float().mean().item()
             a, b = e_full[mask].mean().item(), e_miss[mask].mean().item()
@@ -187,8 +188,7 @@ def main() -> None:
     # without a hip the pelvis, the root every keypoint is measured from, is a guess too
     layout = _joints.get_layout("coco")
     hips = given[:, layout.index("left_hip")] & given[:, layout.index("right_hip")]
-    e_full = (full["mesh"] - full["gt"]).norm(dim=-1) * 1000
-    e_miss = (miss["mesh"] - miss["gt"]).norm(dim=-1) * 1000
+    e_full, e_miss = errors["mesh"]
     for group, rows in (("both hips given", hips), ("a hip not given", ~hips)):
         mask = given & rows[:, None]
         a, b = e_full[mask].mean().item(), e_miss[mask].mean().item()
