@@ -49,8 +49,12 @@ import numpy as np
 import torch
 
 from pose2mesh import joints as _joints
+from pose2mesh._device import checked_device
 from pose2mesh.camera import DEFAULT_FOV_DEG, default_intrinsics, project_points, solve_translation
 from pose2mesh.camera.placement import _image_size
+
+#: The units of :meth:`LiftResult.to_dict` (and of ``joints.json``).
+UNITS = "metres; camera frame, OpenCV axes (x right, y down, z forward); 2D in pixels"
 
 __all__ = ["lift", "Lifter", "LiftResult", "usable_keypoints", "DEFAULT_MODEL", "MESH_FORMATS", "DATA_FORMATS"]
 
@@ -269,7 +273,7 @@ class LiftResult:
         return {
             "layout": self.layout,
             "keypoint_names": list(_joints.get_layout(self.layout).names),
-            "units": "metres; camera frame, OpenCV axes (x right, y down, z forward); 2D in pixels",
+            "units": UNITS,
             "image_size": list(self.image_size) if self.image_size else None,
             "focal_assumed": self.focal_assumed,
             "notes": list(self.notes),
@@ -360,6 +364,17 @@ def _used_mask(xy: np.ndarray, conf: np.ndarray, min_confidence: float,
     return used
 
 
+def _coincident(xy: np.ndarray, used: np.ndarray, tol_px: float = 1e-3) -> np.ndarray:
+    """``(N,)`` bool: samples with >= 2 used keypoints that all lie within ``tol_px`` of one image position.
+
+    Their depth cannot be placed: two coinciding keypoints give the same two
+    equations, too few for the three unknowns of the translation.
+    """
+    m = used[..., None]
+    spread = np.where(m, xy, -np.inf).max(-2) - np.where(m, xy, np.inf).min(-2)  # (N, 2); -inf without used ones
+    return (used.sum(-1) >= 2) & (spread.max(-1) < tol_px)
+
+
 def usable_keypoints(keypoints, layout: str = "coco", image_size: Sequence[float] | None = None,
                      confidence=None, min_confidence: float = 0.3) -> np.ndarray:
     """Which keypoints :func:`lift` would use, without running a model.
@@ -377,7 +392,10 @@ def usable_keypoints(keypoints, layout: str = "coco", image_size: Sequence[float
 
 
 def _check_min_confidence(min_confidence: float) -> float:
-    mc = float(min_confidence)
+    try:
+        mc = float(min_confidence)
+    except (TypeError, ValueError):
+        mc = math.nan
     if not math.isfinite(mc) or mc < 0:
         raise ValueError(f"min_confidence must be a finite number >= 0, got {min_confidence!r}")
     return mc
@@ -416,10 +434,12 @@ class Lifter:
         Raises:
             FileNotFoundError: no such file.
             pose2mesh.models.checkpoint.CheckpointError: another format or other assets.
+            ValueError: an unknown device, or CUDA where this machine has none.
         """
         from pose2mesh.body.open_body import OpenBody
         from pose2mesh.models.checkpoint import load_model
 
+        device = checked_device(device) if device is not None else None
         body = OpenBody.load(device=device)
         model, ckpt = load_model(path, device=device, body=body)
         meta = {k: ckpt[k] for k in ("pose2mesh_version", "step", "best") if k in ckpt}
@@ -463,6 +483,7 @@ class Lifter:
         from pose2mesh.graph.build import DEFAULT_FILE
         from pose2mesh.models.lifter import build_model
 
+        device = checked_device(device) if device is not None else None
         body = OpenBody.load(device=device)
         with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG state
             torch.manual_seed(seed)
@@ -476,7 +497,12 @@ class Lifter:
         return next(self.model.parameters()).device
 
     def to(self, device: torch.device | str) -> "Lifter":
-        """Move the model and body to ``device`` (in place); returns self."""
+        """Move the model and body to ``device`` (in place); returns self.
+
+        Raises:
+            ValueError: an unknown device, or CUDA where this machine has none.
+        """
+        device = checked_device(device)
         self.model.to(device)
         self.body.to(device)
         return self
@@ -523,7 +549,7 @@ class Lifter:
 
         ``device``, if given, moves this lifter there first.
         """
-        if device is not None and torch.device(device) != self.device:
+        if device is not None and checked_device(device) != self.device:
             self.to(device)
         xy, conf, layout = _check_keypoints(keypoints, layout, confidence)
         n, j = conf.shape
@@ -539,6 +565,12 @@ class Lifter:
                     f"non-finite, with confidence <= 0 or < min_confidence={mc:g}, or outside the image); "
                     "at least 2 are needed to place the body"
                 )
+        idx = np.flatnonzero(_coincident(xy, used)).tolist()
+        if idx:
+            raise ValueError(
+                f"the usable keypoints of sample(s) {idx[:10]}{' ...' if len(idx) > 10 else ''} all lie at one image "
+                "position: their distance to the camera cannot be placed (at least 2 distinct positions are needed)"
+            )
         notes = []
         if focal_assumed:
             f = Ks[0, 0, 0]
@@ -548,6 +580,10 @@ class Lifter:
             global _warned_focal
             logger.log(logging.DEBUG if _warned_focal else logging.WARNING, notes[-1])
             _warned_focal = True
+        if np.abs(xy[used]).max() <= 1.5:
+            notes.append("every used keypoint lies within 1.5 px of the image origin: these look like normalised "
+                         "coordinates; lift expects pixels (multiply x by the image width, y by its height)")
+            logger.warning(notes[-1])
         with np.errstate(invalid="ignore"):
             dropped = int((np.isfinite(xy).all(-1) & (conf > 0) & ~used).sum())
         if dropped > 0:
@@ -663,7 +699,8 @@ def lift(
             keypoints (:func:`pose2mesh.models.snap_to_keypoints`). For EXACT
             keypoints only (synthetic, projected markers, careful annotation):
             on the shipped model's ground-truth-2D test ~3 mm lower MPJPE and
-            the keypoints on their input to 0.01 px; with detector keypoints it
+            the keypoints on their input to 0.01 px (those a layout derives
+            from others, e.g. OpenPose's neck, only follow); with detector keypoints it
             makes the 3D far worse (the mesh follows the detector's noise).
 
     Returns:
@@ -672,9 +709,11 @@ def lift(
     Raises:
         ValueError: bad shapes, unknown layout, non-finite / non-positive image
             size or focal length, ``K`` not a 3x3 pinhole matrix, fewer than 2
-            usable keypoints in a sample (the message names what is wrong).
+            usable keypoints in a sample or all of them at one image position,
+            an unknown device or CUDA where there is none (the message names
+            what is wrong).
         FileNotFoundError: the shipped default model is not installed.
     """
-    dev = str(torch.device(device)) if device is not None else "cpu"
+    dev = str(checked_device(device)) if device is not None else "cpu"
     return _default_lifter(dev)(keypoints, layout=layout, image_size=image_size, focal_length=focal_length, K=K,
                                 confidence=confidence, min_confidence=min_confidence, flip=flip, snap=snap)

@@ -236,10 +236,24 @@ def solve_translation(
     n = _normalised(uv, K)  # (B, J, 2)
     x, y = n[..., 0], n[..., 1]
     X, Y, Z = p.unbind(-1)
+    # weighted centroids and RMS spreads (image: normalised coordinates; 3D: x, y in metres)
+    sw = w.sum(-1)
+    wn = w / sw[:, None]
+    c3 = (wn[..., None] * p).sum(-2)  # (B, 3)
+    c2 = (wn[..., None] * n).sum(-2)  # (B, 2)
+    s3 = (wn * ((p[..., :2] - c3[:, None, :2]) ** 2).sum(-1)).sum(-1).sqrt()
+    s2 = (wn * ((n - c2[:, None]) ** 2).sum(-1)).sum(-1).sqrt()
+    # Coinciding image points leave the depth free: the normal equations below are then singular,
+    # and whether the solver notices depends on rounding, so it is checked here, for every sample.
+    same = torch.nonzero(s2 <= 1e-12).flatten().tolist()
+    if same:
+        raise ValueError(
+            f"camera placement is undetermined for sample(s) {same[:10]}{' ...' if len(same) > 10 else ''}: "
+            "their present keypoints coincide in the image"
+        )
 
     # 1. weighted normal equations of  tx - x tz = x Z - X,  ty - y tz = y Z - Y
     bx, by = x * Z - X, y * Z - Y
-    sw = w.sum(-1)
     M = torch.zeros(p.shape[0], 3, 3, dtype=p.dtype, device=p.device)
     M[:, 0, 0] = sw
     M[:, 1, 1] = sw
@@ -254,18 +268,13 @@ def solve_translation(
 
     # 2. weak-perspective fallback: every point at the depth d of the weighted centroid
     if not bool(ok.all()):
-        wn = w / sw[:, None]
-        c3 = (wn[..., None] * p).sum(-2)  # (B, 3)
-        c2 = (wn[..., None] * n).sum(-2)  # (B, 2)
-        s3 = (wn * ((p[..., :2] - c3[:, None, :2]) ** 2).sum(-1)).sum(-1).sqrt()
-        s2 = (wn * ((n - c2[:, None]) ** 2).sum(-1)).sum(-1).sqrt()
-        bad = torch.nonzero(~ok & ~((s2 > 1e-12) & (s3 > 1e-12))).flatten().tolist()
+        bad = torch.nonzero(~ok & (s3 <= 1e-12)).flatten().tolist()
         if bad:
             raise ValueError(
                 f"camera placement is undetermined for sample(s) {bad[:10]}: their present keypoints "
-                "coincide (in the image or in 3D)"
+                "coincide in 3D"
             )
-        d = s3 / s2.clamp_min(1e-12)
+        d = s3 / s2
         weak = torch.stack([d * c2[:, 0] - c3[:, 0], d * c2[:, 1] - c3[:, 1], d - c3[:, 2]], -1)
         # keep every present point in front of the camera
         weak[:, 2] = torch.maximum(weak[:, 2], 2 * min_depth - _min_depth(p, torch.zeros_like(weak), w))

@@ -35,6 +35,48 @@ def _load_lifter(args: argparse.Namespace):
     return Lifter.from_checkpoint(checkpoint, device=device) if checkpoint else Lifter.from_pretrained(device=device)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _device(text: str):
+    """argparse type: a torch device this machine has (:func:`pose2mesh._device.checked_device`)."""
+    from pose2mesh._device import checked_device
+
+    try:
+        return str(checked_device(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _baseline(text: str) -> tuple[str, str]:
+    """argparse type of ``--baseline NAME=CHECKPOINT``."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT, got {text!r}")
+    return name, path
+
+
+def _matches_image(image_id, stem: str) -> bool:
+    """Whether a keypoint file's image id names the image with file stem ``stem``.
+
+    Besides the same name: COCO's numeric ids against zero-padded file names
+    (1000 and ``000000001000.jpg``) and OpenPose's per-frame files
+    (``vid_10_keypoints.json`` and ``vid_10.jpg``).
+    """
+    name = _safe_name(image_id)
+    if name in (stem, f"{stem}_keypoints"):
+        return True
+    return str(image_id).isdigit() and stem.isdigit() and int(image_id) == int(stem)
+
+
 def _safe_name(value) -> str:
     """A file-name-safe version of an image id (its stem for a path)."""
     import re
@@ -47,8 +89,9 @@ def _lift(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from pose2mesh.api import usable_keypoints
+    from pose2mesh.api import UNITS, _coincident, usable_keypoints
     from pose2mesh.io import read_keypoints
+    from pose2mesh.joints import get_layout
     from pose2mesh.render import save_png
 
     image = None
@@ -62,12 +105,15 @@ def _lift(args: argparse.Namespace) -> int:
     image_size = image_size or kf.image_size
     if image_size is None:
         raise ValueError(f"the image size of '{args.input}' is unknown; pass --image IMG or --image-size W H")
-    usable = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence).sum(-1)
-    rows = np.flatnonzero(usable >= 2)
-    skipped = [{"row": int(r), "image_id": kf.image_ids[r], "usable_keypoints": int(usable[r])}
-               for r in np.flatnonzero(usable < 2)]
+    used = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence)
+    usable, coincide = used.sum(-1), _coincident(kf.keypoints[..., :2], used)
+    rows = np.flatnonzero((usable >= 2) & ~coincide)
+    skipped = [{"row": int(r), "image_id": kf.image_ids[r], "usable_keypoints": int(usable[r]),
+                "reason": "fewer than 2 usable keypoints" if usable[r] < 2 else "usable keypoints at one image position"}
+               for r in np.flatnonzero((usable < 2) | coincide)]
     if skipped:
-        logger.warning("skipping %d of %d people with fewer than 2 usable keypoints", len(skipped), len(usable))
+        logger.warning("skipping %d of %d people: fewer than 2 usable keypoints, or all at one image position "
+                       "(listed in joints.json)", len(skipped), len(usable))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     lifter = _load_lifter(args)
@@ -82,7 +128,11 @@ def _lift(args: argparse.Namespace) -> int:
             res.select([i]).save(mesh)
             people.append({"row": int(row), "image_id": kf.image_ids[row], "mesh": mesh.name, **person})
         results.append((chunk, res))
-    data = {k: v for k, v in (res.to_dict() if rows.size else {}).items() if k != "people"}
+    if rows.size:
+        data = {k: v for k, v in res.to_dict().items() if k != "people"}
+    else:  # nobody lifted: the same top-level fields as a LiftResult's
+        data = {"keypoint_names": list(get_layout(kf.layout).names), "units": UNITS,
+                "focal_assumed": args.focal is None}
     data.update(source=str(args.input), format=kf.format, layout=kf.layout, image_size=list(image_size),
                 notes=notes, people=people, skipped=skipped)
     joints_path = out_dir / "joints.json"
@@ -90,7 +140,7 @@ def _lift(args: argparse.Namespace) -> int:
     msg = f"lifted {len(rows)} of {len(usable)} people from {args.input}: meshes and {joints_path} in {out_dir}"
     if image is not None and rows.size:
         ids = [kf.image_ids[r] for r in rows]
-        want = [i for i in dict.fromkeys(ids) if _safe_name(i) == Path(args.image).stem] or [ids[0]]
+        want = [i for i in dict.fromkeys(ids) if _matches_image(i, Path(args.image).stem)] or [ids[0]]
         if len(set(ids)) > 1:
             logger.warning("the input holds %d images; the overlay shows the people of image id %r",
                            len(set(ids)), want[0])
@@ -207,16 +257,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pose2mesh.data import SyntheticBatches, SyntheticConfig, make_test_set
     from pose2mesh.metrics.evaluate import mean_pose_baseline, predict, predict_fitting, score, write_report
     from pose2mesh.models import mirror_permutation
+    from pose2mesh.models.checkpoint import existing_checkpoint
     from pose2mesh.models.lifter import anchor_weights
     from pose2mesh.models.snap import SNAP_SIGMA
     from pose2mesh.train.checkpoint import load_model
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    models = [("model", args.checkpoint)] + args.baseline
+    for _, path in models:  # before the minutes spent on the test set
+        existing_checkpoint(path)
     testset = make_test_set(args.motion, layout=args.layout, n=args.n, seed=args.seed, noise=args.noise,
                             missing=args.missing, device=device)
     rows = {}
     body = load_body("default", device=device)
-    for name, path in [("model", args.checkpoint)] + [tuple(b.split("=", 1)) for b in args.baseline]:
+    for name, path in models:
         model, _ = load_model(path, device=device)
         pred = predict(model, testset.keypoints, args.layout, K=testset.K)
         rows[name] = score(pred["joints"], pred["vertices"], testset, body.faces)
@@ -258,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "3D view (.png).")
     demo.add_argument("--out", default="pose2mesh_demo", help="output folder (default: %(default)s)")
     demo.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
-    demo.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
+    demo.add_argument("--device", type=_device, default=None, help="cpu / cuda (default: cpu)")
     demo.set_defaults(func=_demo)
 
     lift = sub.add_parser(
@@ -267,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "npy/npz/csv/json: see pose2mesh.io) to a placed 3D body mesh. Writes one mesh per person "
                     "(mesh_ROW_IMAGEID.obj), joints.json (3D keypoints in the input layout, camera translation, "
                     "intrinsics, reprojection error; metres, OpenCV camera axes) and, with --image, overlay.png. "
-                    "People with fewer than 2 usable keypoints are skipped (listed in joints.json).")
+                    "People with fewer than 2 usable keypoints, or all of them at one image position, are skipped "
+                    "(listed in joints.json).")
     lift.add_argument("input", help="keypoint file or folder (e.g. OpenPose per-frame JSON files)")
     lift.add_argument("--layout", default=None,
                       help="keypoint layout, e.g. coco, openpose25, h36m, blazepose33 (default: the format's own, "
@@ -290,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("--snap", action="store_true",
                       help="move each mesh so that its keypoints land on the input keypoints; for EXACT keypoints "
                            "only (with a detector's it makes the 3D worse; docs/models.md)")
-    lift.add_argument("--batch-size", type=int, default=64, help="people per model call (default: %(default)s)")
+    lift.add_argument("--batch-size", type=_positive_int, default=64, help="people per model call (default: %(default)s)")
     lift.add_argument("--checkpoint", default=None, help="a model checkpoint instead of the shipped default")
-    lift.add_argument("--device", default=None, help="cpu / cuda (default: cpu)")
+    lift.add_argument("--device", type=_device, default=None, help="cpu / cuda (default: cpu)")
     lift.add_argument("--out", required=True, help="output folder")
     lift.set_defaults(func=_lift)
 
@@ -341,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--missing", type=float, default=0.0, help="fraction of keypoints made absent (default: %(default)s)")
     ev.add_argument("--n", type=int, default=1000, help="test samples (default: %(default)s)")
     ev.add_argument("--seed", type=int, default=0, help="test-set seed (default: %(default)s)")
-    ev.add_argument("--baseline", action="append", default=[], metavar="NAME=CHECKPOINT",
+    ev.add_argument("--baseline", type=_baseline, action="append", default=[], metavar="NAME=CHECKPOINT",
                     help="another checkpoint measured in the same run (repeatable)")
     ev.add_argument("--fitting", action="store_true",
                     help="add the baseline that fits the body's pose and shape to the model's PoseNet keypoints")
@@ -351,14 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--snap", action="store_true",
                     help="add a row for the model snapped onto the 2D keypoints (for exact keypoints; "
                          "pose2mesh.models.snap_to_keypoints)")
-    ev.add_argument("--device", default=None, help="cpu / cuda (default: cuda if available)")
+    ev.add_argument("--device", type=_device, default=None, help="cpu / cuda (default: cuda if available)")
     ev.add_argument("--out", default="eval", help="output folder for report.json / report.md (default: %(default)s)")
     ev.set_defaults(func=_evaluate)
 
     prior = sub.add_parser("build-pose-prior", help="rebuild the shipped pose prior from a folder of motion files")
     prior.add_argument("--motion", required=True, help="folder of BVH / ASF+AMC files, e.g. ../shared/mocap")
     prior.add_argument("--out", default=str(assets_dir() / "pose_prior.npz"), help="output .npz (default: %(default)s)")
-    prior.add_argument("--num", type=int, default=16384, help="poses kept (default: %(default)s)")
+    prior.add_argument("--num", type=_positive_int, default=16384, help="poses kept (default: %(default)s)")
     prior.add_argument("--fps", type=float, default=30.0, help="resampling rate (default: %(default)s)")
     prior.add_argument("--seed", type=int, default=0, help="seed of the subset (default: %(default)s)")
     prior.add_argument("--balance", choices=("frames", "subjects"), default="frames",

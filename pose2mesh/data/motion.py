@@ -407,8 +407,11 @@ def find_motion_files(folder: str | os.PathLike) -> list[Path]:
 
     Raises:
         FileNotFoundError: if ``folder`` does not exist.
+        NotADirectoryError: if ``folder`` is a file.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise NotADirectoryError(f"motion folder '{folder}' is a file: give the folder that holds the motion files")
     if not folder.is_dir():
         raise FileNotFoundError(f"motion folder '{folder}' not found")
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name.lower().endswith(MOTION_SUFFIXES))

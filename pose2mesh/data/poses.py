@@ -217,7 +217,8 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
     retarget = Retargeter.for_body(body)
     files = [f for f in find_motion_files(motion_dir) if subject(f) not in set(exclude_subjects)]
     if not files:
-        raise ValueError(f"no motion files (outside subjects {exclude_subjects}) below '{motion_dir}'")
+        left_out = f" outside the left-out subjects {', '.join(exclude_subjects)}" if exclude_subjects else ""
+        raise ValueError(f"no motion files (.bvh, .amc, optionally .gz){left_out} below '{motion_dir}'")
     poses, orients = [], []
     for path in tqdm(files, desc="pose prior", disable=None):
         out = retarget(load_motion(path, cache_dir=cache_dir, fps=fps))

@@ -326,10 +326,13 @@ def build(
         scores = float_array(scores, name, "scores").astype(np.float32).reshape(-1)
         if scores.shape != (xy.shape[0],):
             raise KeypointFileError(f"{name}: {scores.size} per-person scores for {xy.shape[0]} people")
+    image_ids = list(image_ids)
+    if len(image_ids) != xy.shape[0]:
+        raise KeypointFileError(f"{name}: {len(image_ids)} image ids for {xy.shape[0]} people (one per person)")
     return KeypointFile(
         keypoints=keypoints,
         layout=layout,
-        image_ids=list(image_ids),
+        image_ids=image_ids,
         image_size=merged_image_size(image_size, file_image_size, name),
         scores=scores,
         source=name,
@@ -378,6 +381,8 @@ def split_points(
         raise KeypointFileError(
             f"{name}: {what}: {arr.shape[-1]} values per keypoint (shape {arr.shape}); "
             "expected 2 (x, y) or 3 (x, y, confidence)"
+            + ("; MediaPipe landmarks (x, y, z, visibility[, presence]): pass format='mediapipe' "
+               "(command line: --format mediapipe) and the image size" if arr.shape[-1] in (4, 5) else "")
         )
     confidence = arr[..., 2] if arr.shape[-1] == 3 else None
     if keypoint_scores is not None:

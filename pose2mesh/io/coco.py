@@ -28,7 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from pose2mesh.io._parse import build, common_value, flat_points, json_input, log, stack_people
+from pose2mesh.io._parse import (
+    build,
+    checked_layout,
+    common_value,
+    describe,
+    flat_points,
+    json_input,
+    log,
+    stack_people,
+)
 from pose2mesh.io.keypoint_file import KeypointFile, KeypointFileError
 
 __all__ = ["read_coco", "read_coco_wholebody"]
@@ -83,7 +92,9 @@ def read_coco_wholebody(
     Raises:
         FileNotFoundError, KeypointFileError: as :func:`read_coco`.
     """
-    return _read(source, layout, image_size, "coco-wholebody", ("keypoints", "foot_kpts"), hint="wholebody23")
+    # body only: the split form's foot_kpts are left out; the 133-point form is cut to its first 17 by build()
+    parts = ("keypoints",) if checked_layout(layout, describe(source)) == "coco" else ("keypoints", "foot_kpts")
+    return _read(source, layout, image_size, "coco-wholebody", parts, hint="wholebody23")
 
 
 def _read(

@@ -77,7 +77,8 @@ def read_mediapipe(
     size = checked_image_size(image_size, name)
     if size is None:
         raise KeypointFileError(
-            f"{name}: MediaPipe landmarks are normalised to [0, 1]; pass image_size=(W, H) in pixels"
+            f"{name}: MediaPipe landmarks are normalised to [0, 1]; pass image_size=(W, H) in pixels "
+            "(command line: --image IMG or --image-size W H)"
         )
     if is_path(source) and Path(source).suffix.lower() in (".npy", ".npz"):
         data = load_array_file(existing(source))
@@ -93,6 +94,8 @@ def read_mediapipe(
         image_ids = list(range(len(points)))
     else:
         poses = _poses(data, name)
+        if not poses:
+            raise KeypointFileError(f"{name}: contains no people / keypoints")
         labels = [f"pose {i}" for i in range(len(poses))]
         people = [_landmarks(lms, name, label) for (_, lms), label in zip(poses, labels)]
         points = stack_people(people, labels, name)
@@ -137,6 +140,8 @@ def _poses(data: Any, name: str) -> list[tuple[Any, Any]]:
         return [(0, data)]
     poses = []
     for i, entry in enumerate(data):
+        if entry is None or (isinstance(entry, list) and not entry):  # no one detected in this frame
+            continue
         if isinstance(entry, list):
             poses.append((i, entry))
             continue
@@ -149,7 +154,7 @@ def _poses(data: Any, name: str) -> list[tuple[Any, Any]]:
             pid, landmarks = i, entry.pose_landmarks
         else:
             raise KeypointFileError(f"{name}: entry {i} is not a pose (a list of landmarks)")
-        if landmarks is None:  # no one detected in this frame
+        if landmarks is None or (isinstance(landmarks, list) and not landmarks):  # no one detected in this frame
             continue
         several = isinstance(landmarks, list) and landmarks and not _is_landmark(landmarks[0])
         for pose in landmarks if several else [landmarks]:  # the Tasks API: one list per person

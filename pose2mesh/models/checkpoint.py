@@ -38,13 +38,31 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used here (other assets, other format, corrupt)."""
 
 
+def existing_checkpoint(path: str | Path) -> Path:
+    """``path`` as a Path to an existing file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        IsADirectoryError: ``path`` is a folder (e.g. a run folder instead of its ``best.pt``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint '{path}' is a folder: give a .pt file in it (e.g. best.pt)")
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint '{path}' not found")
+    return path
+
+
 def save_checkpoint(path: str | Path, payload: dict) -> None:
     """Write ``payload`` (plus format/version) to ``path`` atomically (temporary file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"format": FORMAT, "pose2mesh_version": __version__, **payload}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": FORMAT, "pose2mesh_version": __version__, **payload}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # left over only when saving or renaming failed
 
 
 def _major_minor(version: str) -> tuple[str, ...]:
@@ -62,11 +80,10 @@ def load_checkpoint(path: str | Path, hierarchy_hash: str | None = None, body_ha
 
     Raises:
         FileNotFoundError: no such file.
+        IsADirectoryError: ``path`` is a folder (e.g. a run folder instead of its ``best.pt``).
         CheckpointError: unreadable file, other format, incompatible version or assets.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint '{path}' not found")
+    path = existing_checkpoint(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt / unsafe files

@@ -13,6 +13,14 @@ def _kp(n=None, j=17, d=3):
     return kp if n is None else np.repeat(kp[None], n, 0)
 
 
+def _coinciding(n=2, at=1):
+    """``n`` samples; sample ``at`` has only its two eyes, both at one pixel."""
+    kp = _kp(n=n)
+    kp[at] = np.nan
+    kp[at, 1:3] = [600.0, 300.0, 0.9]
+    return kp
+
+
 def _only_one_confident():
     kp = _kp(n=2)
     kp[1, 1:, 2] = 0.0  # sample 1: only keypoint 0 is confident
@@ -40,6 +48,9 @@ def _only_one_confident():
          r"all keypoints are absent in sample\(s\) \[0, 1, 2\] .*min_confidence=0.3"),
         (dict(keypoints=_only_one_confident()), ValueError, r"only 1 keypoint is usable in sample\(s\) \[1\]"),
         (dict(keypoints=_kp() + [5000.0, 0, 0]), ValueError, r"all keypoints are absent .*outside the image"),
+        (dict(keypoints=_coinciding(1, 0)), ValueError, r"sample\(s\) \[0\] all lie at one image position"),
+        (dict(keypoints=_coinciding(2, 1)), ValueError, r"sample\(s\) \[1\] all lie at one image position"),
+        (dict(keypoints=_coinciding(2, 0)), ValueError, r"sample\(s\) \[0\] all lie at one image position"),
         # image size
         (dict(image_size=(1280, float("nan"))), ValueError, "image_size must be finite and positive"),
         (dict(image_size=(0, 720)), ValueError, "image_size must be finite and positive"),
@@ -58,6 +69,7 @@ def _only_one_confident():
         (dict(confidence=np.ones(17)), ValueError, "confidence was given twice"),
         (dict(keypoints=_kp(d=2), confidence=np.ones(16)), ValueError, r"confidence must have shape \(17,\) or \(1, 17\)"),
         (dict(min_confidence=-0.1), ValueError, "min_confidence must be a finite number >= 0"),
+        (dict(min_confidence=None), ValueError, "min_confidence must be a finite number >= 0, got None"),
     ],
 )
 def test_bad_input_message(lifter, kwargs, error, message):

@@ -95,6 +95,13 @@ def test_absent_keypoints_are_masked_not_used(lifter, example):
     assert any("ignored" in n for n in res.notes)
 
 
+def test_normalised_coordinates_get_a_note(lifter, example):
+    kp = example.keypoints.copy()
+    kp[:, :2] /= example.image_size
+    assert any("look like normalised" in n for n in lifter(kp, image_size=example.image_size).notes)
+    assert not any("normalised" in n for n in lifter(example.keypoints, image_size=example.image_size).notes)
+
+
 def test_two_columns_with_separate_confidence(lifter, example):
     conf = np.ones(17)
     conf[3] = 0.0

@@ -135,6 +135,19 @@ def test_coincident_keypoints_raise():
         solve_translation(p, uv, K)
 
 
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_keypoints_coinciding_in_the_image_raise_whatever_the_batch(order):
+    """Distinct 3D points on one pixel: the linear system is singular whether or not the solver notices."""
+    p, t = _pose(2), _translations(2)
+    uv = project_points(p + t[:, None], K)
+    w = torch.ones(2, 17)
+    w[1, 3:] = 0
+    uv[1, :3] = uv[1, 0]  # sample 1: its three present keypoints on one pixel
+    idx = list(order)
+    with pytest.raises(ValueError, match=rf"sample\(s\) \[{order.index(1)}\]: their present keypoints coincide in the image"):
+        solve_translation(p[idx], uv[idx], K, weights=w[idx])
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

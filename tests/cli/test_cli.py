@@ -59,3 +59,29 @@ def test_other_errors_keep_their_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "_lift", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["lift", "x.json", "--image-size", "1", "1", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["lift", "x.json", "--out", "o", "--batch-size", "0"], "argument --batch-size: expected an integer >= 1, got 0"),
+    (["lift", "x.json", "--out", "o", "--batch-size", "-1"], "argument --batch-size: expected an integer >= 1"),
+    (["lift", "x.json", "--out", "o", "--device", "gpu"], "argument --device: unknown device 'gpu'"),
+    (["demo", "--device", "cuda:7"], "argument --device: device 'cuda:7' requested, but"),
+    (["evaluate", "m.pt", "--motion", "m", "--baseline", "foo.pt"],
+     "argument --baseline: expected NAME=CHECKPOINT, got 'foo.pt'"),
+    (["build-pose-prior", "--motion", "m", "--num", "0"], "argument --num: expected an integer >= 1, got 0"),
+])
+def test_bad_argument_values_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_evaluate_checks_its_checkpoints_before_building_the_test_set(tmp_path, capsys, monkeypatch):
+    import pose2mesh.data
+
+    monkeypatch.setattr(pose2mesh.data, "make_test_set", lambda *a, **k: pytest.fail("test set built first"))
+    assert main(["evaluate", str(tmp_path), "--motion", str(tmp_path)]) == 1
+    assert f"checkpoint '{tmp_path}' is a folder" in capsys.readouterr().err
+    (tmp_path / "m.pt").write_bytes(b"")
+    assert main(["evaluate", str(tmp_path / "m.pt"), "--motion", str(tmp_path), "--baseline", "b=gone.pt"]) == 1
+    assert "checkpoint 'gone.pt' not found" in capsys.readouterr().err

@@ -47,8 +47,46 @@ def test_lift_writes_meshes_and_joints(fast_model, detections, tmp_path, capsys)
     assert doc["layout"] == "coco" and doc["image_size"] == [1280, 720] and doc["focal_assumed"]
     assert [p["row"] for p in doc["people"]] == [0, 1] and doc["people"][1]["mesh"] == "mesh_00001_a.obj"
     assert doc["people"][0]["image_id"] == "frames/a.jpg" and len(doc["people"][0]["joints"]) == 17
-    assert doc["skipped"] == [{"row": 2, "image_id": "frames/b.jpg", "usable_keypoints": 1}]
+    assert doc["skipped"] == [{"row": 2, "image_id": "frames/b.jpg", "usable_keypoints": 1,
+                               "reason": "fewer than 2 usable keypoints"}]
     assert not (out / "overlay.png").exists()
+
+
+def test_lift_skips_people_it_cannot_place_and_lists_why(fast_model, tmp_path):
+    kp = np.repeat(load_example().keypoints[None], 4, 0).astype(np.float32)
+    kp[1, 3:, 2] = 0.0
+    kp[1, :3, :2] = kp[1, 0, :2]  # three usable keypoints on one pixel
+    kp[3, :, 2] = 0.0  # nobody
+    np.savez(tmp_path / "k.npz", keypoints=kp)
+    out = tmp_path / "out"
+    # batches of 2: the unplaceable row 1 must not stop the run, nor lose the rows after it
+    assert main(["lift", str(tmp_path / "k.npz"), "--image-size", "1280", "720", "--batch-size", "2",
+                 "--out", str(out)]) == 0
+    doc = json.loads((out / "joints.json").read_text())
+    assert [p["row"] for p in doc["people"]] == [0, 2]
+    assert [(s["row"], s["reason"]) for s in doc["skipped"]] == [
+        (1, "usable keypoints at one image position"), (3, "fewer than 2 usable keypoints")]
+
+
+def test_joints_json_has_the_same_fields_when_nobody_is_lifted(fast_model, detections, tmp_path):
+    out = tmp_path / "out"
+    assert main(["lift", str(detections), "--image-size", "1280", "720", "--min-confidence", "5",
+                 "--out", str(out)]) == 0
+    doc = json.loads((out / "joints.json").read_text())
+    assert doc["people"] == [] and len(doc["skipped"]) == 3
+    assert {"layout", "keypoint_names", "units", "image_size", "focal_assumed", "notes"} <= set(doc)
+    assert doc["focal_assumed"] and len(doc["keypoint_names"]) == 17
+
+
+@pytest.mark.parametrize("image_id, stem, match", [
+    (1000, "000000001000", True), ("1000", "1000", True), (1000, "000000001001", False),
+    ("vid_10_keypoints.json", "vid_10", True), ("vid_1_keypoints.json", "vid_10", False),
+    ("frames/a.jpg", "a", True), ("frames/a.jpg", "b", False),
+])
+def test_overlay_image_matches_coco_and_openpose_names(image_id, stem, match):
+    from pose2mesh.cli.main import _matches_image
+
+    assert _matches_image(image_id, stem) is match
 
 
 def test_lift_with_image_writes_an_overlay_of_that_image(fast_model, detections, tmp_path, capsys):

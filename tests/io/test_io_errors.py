@@ -155,7 +155,8 @@ def test_openpose_values_not_a_multiple_of_three(tmp_path):
 def test_array_with_wrong_last_axis(tmp_path):
     np.save(tmp_path / "k.npy", np.zeros((2, 17, 4)))
     with pytest.raises(KeypointFileError, match=r"k\.npy: keypoints: 4 values per keypoint \(shape \(2, 17, 4\)\); "
-                                                r"expected 2 \(x, y\) or 3 \(x, y, confidence\)"):
+                                                r"expected 2 \(x, y\) or 3 \(x, y, confidence\); "
+                                                r"MediaPipe landmarks .*pass format='mediapipe'"):
         read_keypoints(tmp_path / "k.npy")
     with pytest.raises(KeypointFileError, match=r"expected shape \(N, J, 2\|3\) or \(J, 2\|3\), got \(51,\)"):
         read_npy(np.zeros(51))
@@ -192,6 +193,16 @@ def test_mixed_keypoint_counts(tmp_path):
 def test_scores_that_do_not_match_the_keypoints():
     with pytest.raises(KeypointFileError, match=r"<tuple>: keypoint scores of shape \(2, 16\) do not match keypoints"):
         read_mmpose((np.zeros((2, 17, 2)), np.zeros((2, 16))))
+
+
+def test_image_ids_that_do_not_match_the_keypoints(tmp_path):
+    path = tmp_path / "ids.npz"
+    np.savez(path, keypoints=np.ones((1, 17, 3)), image_ids=np.array([1, 2, 3]))
+    with pytest.raises(KeypointFileError, match=f"{re.escape(str(path))}: 3 image ids for 1 people"):
+        read_keypoints(path)
+    name = _write(tmp_path / "ids.json", {"keypoints": np.ones((1, 17, 3)).tolist(), "image_ids": [1, 2]})
+    with pytest.raises(KeypointFileError, match=f"{name}: 2 image ids for 1 people"):
+        read_keypoints(tmp_path / "ids.json")
 
 
 def test_landmark_without_coordinates(tmp_path):

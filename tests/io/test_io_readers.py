@@ -7,6 +7,7 @@ import pytest
 
 from pose2mesh.io import (
     KeypointFile,
+    KeypointFileError,
     read_coco,
     read_coco_wholebody,
     read_csv,
@@ -100,6 +101,9 @@ def test_coco_wholebody_split_parts(tmp_path, rng):
     np.testing.assert_allclose(kf.keypoints[0], np.concatenate([body, foot]), atol=1e-4)
     # the 18th point (index 17) is the left big toe, the first foot keypoint
     assert get_layout("wholebody23").names[17] == "left_big_toe"
+    body_only = read_coco_wholebody(path, layout="coco")
+    _check(body_only, 1, "coco", "coco-wholebody")
+    np.testing.assert_allclose(body_only.keypoints[0], body, atol=1e-4)
 
 
 def test_coco_wholebody_133_in_one_list(tmp_path, rng):
@@ -279,6 +283,19 @@ def test_mediapipe_npy_and_result_objects(tmp_path, rng):
     objects = read_mediapipe([result], image_size=(200, 100))
     np.testing.assert_allclose(objects.keypoints, kf.keypoints)
     assert objects.image_ids == [0, 0]
+
+
+def test_mediapipe_frames_without_anyone_add_no_rows(rng):
+    pose = _landmarks(rng)
+    objs = [types.SimpleNamespace(**lm) for lm in pose]
+    tasks = [types.SimpleNamespace(pose_landmarks=[objs]), types.SimpleNamespace(pose_landmarks=[]),
+             types.SimpleNamespace(pose_landmarks=None), types.SimpleNamespace(pose_landmarks=[objs])]
+    assert read_mediapipe(tasks, image_size=(64, 48)).image_ids == [0, 3]
+    frames = [{"frame": 0, "landmarks": pose}, {"frame": 1, "landmarks": []}, [], None, pose]
+    kf = read_mediapipe(frames, image_size=(64, 48))
+    assert kf.image_ids == [0, 4] and kf.keypoints.shape == (2, 33, 3)
+    with pytest.raises(KeypointFileError, match="contains no people"):
+        read_mediapipe([types.SimpleNamespace(pose_landmarks=[])], image_size=(64, 48))
 
 
 # -------------------------------------------------------------- ultralytics
