@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="YAML config, e.g. experiments/smoke.yaml")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")
-    train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/last.pt")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT_DIR/last.pt; if there is none, warn and start from step 0")
     train.add_argument("--max-minutes", type=float, default=None, metavar="M",
                        help="stop cleanly (last.pt written) at the first step that ends after M minutes of "
                             "wall time; go on with --resume. Ctrl-C / SIGTERM also stop after the current step")

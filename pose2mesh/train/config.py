@@ -2,18 +2,34 @@
 
 A YAML file (``experiments/*.yaml``) holds a nested mapping whose keys mirror
 :class:`TrainConfig`'s fields; ``--set a.b=value`` overrides are applied after
-it (values parsed as YAML scalars).  Unknown keys raise a ``ValueError`` that
-lists the valid ones.  There is no global configuration object: the loaded
-:class:`TrainConfig` is passed explicitly.
+it, one at a time and in order (values parsed as YAML).  Every value is
+checked against its field's type: an int is accepted for a float field and a
+string that YAML leaves unparsed (``3e-4``, YAML 1.1) is converted, anything
+else of the wrong type (``steps=2.5``, ``optim.lr=true``, ``data.batch_size=``
+(null), ``data.layouts=coco`` instead of ``[coco]``) raises.  Unknown keys
+raise a ``ValueError`` that lists the valid ones; malformed YAML raises a
+``ValueError`` naming the file or the ``--set``.  There is no global
+configuration object: the loaded :class:`TrainConfig` is passed explicitly.
+
+The network (``model``) is a preset name (:data:`pose2mesh.models.PRESETS`) or
+a mapping of :class:`pose2mesh.models.ModelConfig` fields over the defaults.
+``--set model=NAME`` and ``--set 'model={...}'`` replace it; ``--set
+model.a.b=value`` changes one field of the current spec (a mapping value is
+merged in recursively), a preset name being first expanded into the full
+mapping of its fields, which is what the run records.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
+
+from pose2mesh.models import ModelConfig, model_config
 
 
 @dataclass
@@ -21,7 +37,7 @@ class DataConfig:
     """Synthetic training data.
 
     Attributes:
-        layouts: detector layouts cycled through, one per step (one model serves them all).
+        layouts: detector layouts cycled through, one per step (one model serves them all); at least one.
         corruption: ``"none"``, ``"detector"``, ``"detector+mask"``, ``"detector+mask+clean"`` or
             ``"h3wb"`` (see :mod:`pose2mesh.data.corrupt`).
         batch_size: samples per step and rank.
@@ -39,7 +55,8 @@ class DataConfig:
         val_size: validation samples.
     """
 
-    layouts: list[str] = field(default_factory=lambda: ["coco", "openpose25", "h36m", "blazepose33", "wholebody23"])
+    layouts: list[str] = field(default_factory=lambda: ["coco", "openpose25", "h36m", "blazepose33", "wholebody23"],
+                               metadata={"non_empty": True})
     corruption: str = "detector"
     batch_size: int = 64
     num_betas: int = 16
@@ -103,7 +120,9 @@ class TrainConfig:
 
     Attributes:
         model: a model preset name (see :mod:`pose2mesh.models`) or a mapping of
-            :class:`pose2mesh.models.ModelConfig` fields.
+            :class:`pose2mesh.models.ModelConfig` fields over its defaults (nested
+            mappings for ``graph_posenet``, ``mlp_posenet``, ``meshnet``); see
+            :func:`resolve_model_config` and, for overrides, the module docstring.
         steps: total optimisation steps.
         posenet_pretrain_steps: first steps train PoseNet alone (0: joint from the start).
         seed: seed of data and initialisation.
@@ -121,7 +140,7 @@ class TrainConfig:
             start with ``prefix`` (e.g. ``posenet.``).
     """
 
-    model: Any = "default"
+    model: str | dict[str, Any] = "default"
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -134,68 +153,201 @@ class TrainConfig:
     ckpt_every: int = 200
     device: str | None = None
     amp: bool = False
-    init: str | list | None = None
+    init: str | dict | list[str | dict] | None = None
 
     def to_dict(self) -> dict:
         """Plain nested dict (for checkpoints and logs)."""
         return dataclasses.asdict(self)
 
 
+def resolve_model_config(spec: str | dict[str, Any]) -> ModelConfig:
+    """The :class:`~pose2mesh.models.ModelConfig` of a model spec (``TrainConfig.model``).
+
+    Args:
+        spec: a preset name (``"default"``, ``"smoke"`` ...) or a mapping of
+            ``ModelConfig`` fields over the defaults (nested mappings for
+            ``graph_posenet``, ``mlp_posenet``, ``meshnet``), as in YAML.
+
+    Raises:
+        ValueError: an unknown preset, an unknown key (the message lists the
+            valid ones), a value of the wrong type or out of range.
+    """
+    if isinstance(spec, str):
+        return model_config(spec)
+    return _merge(ModelConfig(), spec, "model.")
+
+
+def _model_mapping(spec: str | dict[str, Any]) -> dict[str, Any]:
+    """``spec`` as a mapping of ModelConfig fields: a preset name becomes the full mapping of its fields."""
+    return resolve_model_config(spec).to_dict() if isinstance(spec, str) else copy.deepcopy(spec)
+
+
+def _deep_update(base: dict, values: dict) -> dict:
+    """A copy of ``base`` with ``values`` merged in, mappings recursively."""
+    out = dict(base)
+    for key, value in values.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _deep_update(out[key], value) if both else value
+    return out
+
+
 def _merge(obj, values: dict, path: str = ""):
-    """Return a copy of dataclass ``obj`` with ``values`` (nested dict) merged in."""
+    """Return a copy of dataclass ``obj`` with ``values`` (nested dict) merged in, each value type-checked.
+
+    A field holding a dataclass is merged recursively; any other field is
+    replaced by the value, checked against (and converted to) the field's type.
+    ``path`` is the prefix of the keys in error messages (``"data."``).
+    """
     if not isinstance(values, dict):
-        raise ValueError(f"config section '{path or 'root'}' must be a mapping, got {values!r}")
-    names = {f.name: f for f in dataclasses.fields(obj)}
+        raise ValueError(f"config section '{path.rstrip('.') or 'root'}' must be a mapping, got {values!r}")
+    hints = get_type_hints(type(obj))
+    fields = {f.name: f for f in dataclasses.fields(obj)}
     changes = {}
     for key, value in values.items():
-        if key not in names:
-            raise ValueError(f"unknown config key '{path}{key}'; valid: {', '.join(sorted(names))}")
+        if key not in fields:
+            raise ValueError(f"unknown config key '{path}{key}'; valid: {', '.join(sorted(fields))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             changes[key] = _merge(current, value, f"{path}{key}.")
         else:
-            changes[key] = _coerce(current, value, f"{path}{key}")
-    return dataclasses.replace(obj, **changes)
-
-
-def _coerce(default, value, name: str):
-    """Convert ``value`` to the type of a numeric ``default`` (YAML reads ``3e-4`` as a string)."""
+            changes[key] = _check(hints[key], value, f"{path}{key}")
+            if fields[key].metadata.get("non_empty") and not changes[key]:
+                raise ValueError(f"config key '{path}{key}' needs at least one entry, got {value!r}")
     try:
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ValueError
-        elif isinstance(default, float) and isinstance(value, (int, str)):
-            return float(value)
-        elif isinstance(default, int) and isinstance(value, str):
-            return int(value)
-    except ValueError:
-        raise ValueError(f"config key '{name}' expects a {type(default).__name__}, got {value!r}") from None
-    return value
+        return dataclasses.replace(obj, **changes)
+    except ValueError as err:  # a check of the dataclass itself (ModelConfig: anchor in [0, 1] ...)
+        if not path:
+            raise
+        raise ValueError(f"config section '{path.rstrip('.')}': {err}") from None
 
 
-def parse_overrides(overrides: list[str]) -> dict:
-    """``["optim.lr=3e-4", "steps=10"]`` -> nested dict with YAML-parsed values."""
-    out: dict = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override '{item}' must look like key.sub=value")
-        key, raw = item.split("=", 1)
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+_BAD = object()  # _convert's "does not fit"
+_NAMES = {bool: ("a bool (true or false)", "bools"), int: ("an int", "ints"), float: ("a number", "numbers"),
+          str: ("a string", "strings"), dict: ("a mapping", "mappings"), type(None): ("null", "nulls")}
+
+
+def _is_union(tp) -> bool:
+    return get_origin(tp) in (Union, types.UnionType)
+
+
+def _convert(tp, value):
+    """``value`` as type ``tp`` (a field's type hint), or ``_BAD``.
+
+    Conversions: an int to a float; a string to an int or float when it reads as
+    one (YAML 1.1 leaves ``3e-4`` a string); a list to a tuple. Nothing else:
+    a bool is not a number, a number is not a string, a string is not a list.
+    """
+    origin = get_origin(tp)
+    if _is_union(tp):
+        for arm in get_args(tp):
+            out = _convert(arm, value)
+            if out is not _BAD:
+                return out
+        return _BAD
+    if tp is Any:
+        return value
+    if tp is type(None):
+        return None if value is None else _BAD
+    if tp is bool:
+        return value if isinstance(value, bool) else _BAD
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return _BAD
+        if tp is int and isinstance(value, float):
+            return _BAD  # 2.5 steps; 2.0 is refused as well, rather than guessing
+        try:
+            return tp(value)
+        except (ValueError, OverflowError):
+            return _BAD
+    if tp is str:
+        return value if isinstance(value, str) else _BAD
+    if tp is dict or origin is dict:
+        return value if isinstance(value, dict) else _BAD
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            return _BAD
+        items = [_convert(get_args(tp)[0], v) for v in value]
+        return _BAD if any(v is _BAD for v in items) else origin(items)
+    raise TypeError(f"config field type {tp!r} is not supported by the checker")  # a new field needs a case
+
+
+def _describe(tp, plural: bool = False) -> str:
+    """``int`` -> ``"an int"``, ``list[str] | None`` -> ``"a list of strings or null"``."""
+    if _is_union(tp):
+        return " or ".join(_describe(arm, plural) for arm in get_args(tp))
+    if get_origin(tp) in (list, tuple):
+        return "lists" if plural else f"a list of {_describe(get_args(tp)[0], plural=True)}"
+    name = _NAMES.get(get_origin(tp) or tp, (str(tp), str(tp)))
+    return name[plural]
+
+
+def _check(tp, value, name: str):
+    """``value`` converted to type ``tp``; if it does not fit, a ``ValueError`` naming key ``name``, value and type."""
+    out = _convert(tp, value)
+    if out is _BAD:
+        hint = ""
+        if isinstance(value, str) and "list" in _describe(tp):
+            hint = f" (a list in YAML: [{value}])"
+        raise ValueError(f"config key '{name}' expects {_describe(tp)}, got {value!r}{hint}")
     return out
 
 
+def _load_yaml(text: str, source: str):
+    """``yaml.safe_load(text)``; malformed YAML raises a one-line ``ValueError`` naming ``source``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem, mark = getattr(err, "problem", None), getattr(err, "problem_mark", None)
+        if problem is None:
+            reason = " ".join(str(err).split())
+        else:
+            reason = problem + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else "")
+        raise ValueError(f"invalid YAML in {source}: {reason}") from None
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    """``"optim.lr=3e-4"`` -> ``(["optim", "lr"], "3e-4")`` (the value parsed as YAML)."""
+    if "=" not in item:
+        raise ValueError(f"override '{item}' must look like key.sub=value")
+    key, raw = item.split("=", 1)
+    parts = [part.strip() for part in key.split(".")]
+    if not all(parts):
+        raise ValueError(f"override '{item}' has an empty key; it must look like key.sub=value")
+    return parts, _load_yaml(raw, f"--set '{item}'")
+
+
+def _nest(parts: list[str], value) -> dict:
+    """``(["a", "b"], 1)`` -> ``{"a": {"b": 1}}``."""
+    for part in reversed(parts):
+        value = {part: value}
+    return value
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Build a :class:`TrainConfig` from defaults, a YAML file and ``key=value`` overrides."""
+    """Build a :class:`TrainConfig` from defaults, a YAML file and ``key=value`` overrides.
+
+    Args:
+        path: a YAML file whose nested mapping mirrors :class:`TrainConfig` (None: defaults only).
+        overrides: ``"a.b=value"`` strings (the CLI's ``--set``), applied in order;
+            ``model=...`` replaces the model spec, ``model.a.b=...`` merges into it
+            (module docstring).
+
+    Raises:
+        ValueError: malformed YAML, an unknown key, a value of the wrong type, an
+            empty ``data.layouts``, or a model spec that does not make a ``ModelConfig``.
+        OSError: the file cannot be read.
+    """
     config = TrainConfig()
     if path is not None:
         with open(path) as f:
-            config = _merge(config, yaml.safe_load(f) or {})
-    if overrides:
-        config = _merge(config, parse_overrides(overrides))
+            config = _merge(config, _load_yaml(f.read(), f"config file '{path}'") or {})
+    for item in overrides or []:
+        parts, value = _parse_override(item)
+        if len(parts) > 1 and parts[0] == "model":  # one field of the spec: merged into it
+            value = _deep_update(_model_mapping(config.model), _nest(parts[1:], value))
+            parts = ["model"]
+        config = _merge(config, _nest(parts, value))
+    resolve_model_config(config.model)  # a bad model spec fails here, not at the start of training
     return config
 
 

@@ -25,15 +25,16 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from pose2mesh._assets import asset_path
+from pose2mesh._device import checked_device
 from pose2mesh.body.open_body import OpenBody
 from pose2mesh.data.poses import PosePrior
 from pose2mesh.data.synthetic import SyntheticBatches, SyntheticConfig
 from pose2mesh.graph import load_hierarchy
 from pose2mesh.graph.build import DEFAULT_FILE
-from pose2mesh.models import ModelConfig, build_model, model_config
+from pose2mesh.models import build_model
 from pose2mesh.train import losses
 from pose2mesh.train.checkpoint import load_checkpoint, save_checkpoint
-from pose2mesh.train.config import TrainConfig
+from pose2mesh.train.config import TrainConfig, resolve_model_config
 
 logger = logging.getLogger(__name__)
 
@@ -314,11 +315,6 @@ def _initialise(model, path: str, prefix: str, hierarchy_hash: str, body_hash: s
                 f"; not from it: {', '.join(left)}" if left else "")
 
 
-def resolve_model_config(spec) -> ModelConfig:
-    """A :class:`ModelConfig` from a preset name or a mapping of its fields."""
-    return model_config(spec) if isinstance(spec, str) else ModelConfig(**spec)
-
-
 def train(config: TrainConfig, resume: bool = False, stop_after: int | None = None,
           max_minutes: float | None = None) -> Path:
     """Train a model; returns the run folder (``last.pt``, ``best.pt``, ``metrics.csv``, ``val.csv``).
@@ -332,6 +328,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     Args:
         config: the run's configuration.
         resume: continue from ``out_dir/last.pt`` (model, optimiser, scheduler, RNG, step).
+            Without that file the run starts from step 0 (``init`` applies) and a
+            warning says that nothing was resumed.
         stop_after: stop once this many steps are done in total, without a final
             checkpoint, as a killed run would; used to test resuming.
         max_minutes: wall-clock budget of this call, setup included, in minutes:
@@ -342,7 +340,7 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     """
     if config.loss.consistency:
         paired_layout(config.data.layouts, 0)  # raises with fewer than 2 layouts
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = checked_device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     rank, world, device = _distributed(device)
     stop = _StopRequest(max_minutes, world)
     out_dir = Path(config.out_dir)
@@ -371,6 +369,8 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
     pair_streams = streams if pair_corruption == config.data.corruption else make_streams(pair_corruption)
     start, best = 0, float("inf")
     resuming = resume and (out_dir / "last.pt").exists()
+    if resume and not resuming and rank == 0:  # kept as a fallback: scripts pass --resume every time
+        logger.warning("resume: %s not found, nothing to resume; starting from step 0", out_dir / "last.pt")
     if config.init and not resuming:
         for path, prefix in _init_entries(config.init):
             _initialise(model, path, prefix, hierarchy.content_hash(), body.content_hash, device)
