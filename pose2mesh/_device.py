@@ -20,14 +20,17 @@ def checked_device(device: torch.device | str) -> torch.device:
         the parsed device.
 
     Raises:
-        ValueError: an unknown device string, or a CUDA device this machine
-            does not have (no CUDA in this torch build, no GPU, or an index
-            beyond the GPUs present).
+        ValueError: an unknown device string, a device type other than CPU
+            and CUDA (pose2mesh is built and tested on those two), or a CUDA
+            device this machine does not have (no CUDA in this torch build,
+            no GPU, or an index beyond the GPUs present).
     """
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}: pose2mesh runs on cpu, cuda or cuda:N")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             build = "has no CUDA support" if torch.version.cuda is None else "finds no GPU"

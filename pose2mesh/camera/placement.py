@@ -24,7 +24,7 @@ The solver (:func:`solve_translation`)
    input and a good start otherwise.
 2. *Fallback.*  When that solution is not usable (singular system or a
    present keypoint at depth ``<= min_depth``, which happens with two
-   nearly coincident keypoints), a weak-perspective estimate is used instead:
+   nearly, but not exactly, coincident keypoints), a weak-perspective estimate is used instead:
    depth from the ratio of the 3D and 2D spreads of the keypoints, ``x`` and
    ``y`` from their centroids.
 3. *Refinement.*  ``refine_steps`` Levenberg-Marquardt (damped Gauss-Newton)
@@ -36,7 +36,10 @@ The solver (:func:`solve_translation`)
    infinite depth; the refinement is meant to polish, not to run away).
 
 At least two present keypoints are needed (one gives two equations for three
-unknowns); fewer raise a ``ValueError`` naming the samples.
+unknowns); fewer raise a ``ValueError`` naming the samples, and so do present
+keypoints that all coincide in the image (checked first, for every sample:
+whether the solver notices the singular system depends on rounding) or, when
+the fallback is needed, in 3D.
 
 Default intrinsics (:func:`default_intrinsics`): square pixels, principal point
 at the image centre and, without a focal length, a field of view of

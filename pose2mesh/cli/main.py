@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -64,23 +65,23 @@ def _baseline(text: str) -> tuple[str, str]:
     return name, path
 
 
-def _matches_image(image_id, stem: str) -> bool:
+def _matches_image(image_id, stem: str, numeric_ids: bool) -> bool:
     """Whether a keypoint file's image id names the image with file stem ``stem``.
 
-    Besides the same name: COCO's numeric ids against zero-padded file names
-    (1000 and ``000000001000.jpg``) and OpenPose's per-frame files
-    (``vid_10_keypoints.json`` and ``vid_10.jpg``).
+    The same name, or OpenPose's per-frame file of it (``vid_10_keypoints.json``
+    for ``vid_10.jpg``); with ``numeric_ids`` (COCO's image ids, not row
+    numbers) also a zero-padded file name (``000000001000.jpg`` for id 1000).
     """
-    name = _safe_name(image_id)
+    name = Path(str(image_id)).stem
     if name in (stem, f"{stem}_keypoints"):
         return True
-    return str(image_id).isdigit() and stem.isdigit() and int(image_id) == int(stem)
+    number = re.compile(r"[0-9]+")
+    return (numeric_ids and bool(number.fullmatch(str(image_id)) and number.fullmatch(stem))
+            and int(image_id) == int(stem))
 
 
 def _safe_name(value) -> str:
     """A file-name-safe version of an image id (its stem for a path)."""
-    import re
-
     text = Path(str(value)).stem if isinstance(value, str) else str(value)
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "image"
 
@@ -89,7 +90,7 @@ def _lift(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from pose2mesh.api import UNITS, _coincident, usable_keypoints
+    from pose2mesh.api import UNITS, liftable, usable_keypoints
     from pose2mesh.io import read_keypoints
     from pose2mesh.joints import get_layout
     from pose2mesh.render import save_png
@@ -105,12 +106,12 @@ def _lift(args: argparse.Namespace) -> int:
     image_size = image_size or kf.image_size
     if image_size is None:
         raise ValueError(f"the image size of '{args.input}' is unknown; pass --image IMG or --image-size W H")
-    used = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence)
-    usable, coincide = used.sum(-1), _coincident(kf.keypoints[..., :2], used)
-    rows = np.flatnonzero((usable >= 2) & ~coincide)
+    usable = usable_keypoints(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence).sum(-1)
+    ok = liftable(kf.keypoints, kf.layout, image_size, min_confidence=args.min_confidence)
+    rows = np.flatnonzero(ok)
     skipped = [{"row": int(r), "image_id": kf.image_ids[r], "usable_keypoints": int(usable[r]),
                 "reason": "fewer than 2 usable keypoints" if usable[r] < 2 else "usable keypoints at one image position"}
-               for r in np.flatnonzero((usable < 2) | coincide)]
+               for r in np.flatnonzero(~ok)]
     if skipped:
         logger.warning("skipping %d of %d people: fewer than 2 usable keypoints, or all at one image position "
                        "(listed in joints.json)", len(skipped), len(usable))
@@ -140,7 +141,8 @@ def _lift(args: argparse.Namespace) -> int:
     msg = f"lifted {len(rows)} of {len(usable)} people from {args.input}: meshes and {joints_path} in {out_dir}"
     if image is not None and rows.size:
         ids = [kf.image_ids[r] for r in rows]
-        want = [i for i in dict.fromkeys(ids) if _matches_image(i, Path(args.image).stem)] or [ids[0]]
+        numeric = kf.format in ("coco", "coco-wholebody")  # real image ids; other formats' numbers count rows
+        want = [i for i in dict.fromkeys(ids) if _matches_image(i, Path(args.image).stem, numeric)] or [ids[0]]
         if len(set(ids)) > 1:
             logger.warning("the input holds %d images; the overlay shows the people of image id %r",
                            len(set(ids)), want[0])

@@ -10,8 +10,8 @@ placed mesh keeps its depth and moves along its image plane onto the ray
 through its 2D keypoint; the vertices follow their nearby keypoints.  On the
 shipped model's ground-truth-2D test set (``docs/eval/default.md``) this lowers
 MPJPE by ~3 mm and PA-MPJPE by ~4 mm, and the keypoints reproject to within
-0.01 px (the keypoints a layout has itself, :func:`copied_keypoints`; those
-it derives from others, e.g. OpenPose's neck, follow the mesh).  With detector keypoints it makes every error much WORSE (the mesh
+0.01 px (COCO-17; where a layout has closely spaced keypoints, such as
+BlazePose's eye corners, the ridge-regularised solve leaves up to ~2 px).  With detector keypoints it makes every error much WORSE (the mesh
 follows the detector's noise, which the network had smoothed away): it is for
 exact input only, and off by default everywhere.
 

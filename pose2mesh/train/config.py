@@ -15,12 +15,11 @@ The network (``model``) is a preset name (:data:`pose2mesh.models.PRESETS`) or
 a mapping of :class:`pose2mesh.models.ModelConfig` fields over the defaults.
 ``--set model=NAME`` and ``--set 'model={...}'`` replace it; ``--set
 model.a.b=value`` changes one field of the current spec (a mapping value is
-merged in recursively), a preset name being first expanded into the full
-mapping of its fields, which is what the run records.
+merged in recursively); the spec, a preset name or a mapping, is first
+expanded into the full mapping of its fields, which is what the run records.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import types
 from dataclasses import dataclass, field
@@ -55,8 +54,7 @@ class DataConfig:
         val_size: validation samples.
     """
 
-    layouts: list[str] = field(default_factory=lambda: ["coco", "openpose25", "h36m", "blazepose33", "wholebody23"],
-                               metadata={"non_empty": True})
+    layouts: list[str] = field(default_factory=lambda: ["coco", "openpose25", "h36m", "blazepose33", "wholebody23"])
     corruption: str = "detector"
     batch_size: int = 64
     num_betas: int = 16
@@ -67,6 +65,10 @@ class DataConfig:
     pose_prior: str | None = None
     val_motion: str | None = None
     val_size: int = 256
+
+    def __post_init__(self) -> None:
+        if not self.layouts:
+            raise ValueError(f"'data.layouts' needs at least one layout, got {self.layouts!r}")
 
 
 @dataclass
@@ -177,20 +179,6 @@ def resolve_model_config(spec: str | dict[str, Any]) -> ModelConfig:
     return _merge(ModelConfig(), spec, "model.")
 
 
-def _model_mapping(spec: str | dict[str, Any]) -> dict[str, Any]:
-    """``spec`` as a mapping of ModelConfig fields: a preset name becomes the full mapping of its fields."""
-    return resolve_model_config(spec).to_dict() if isinstance(spec, str) else copy.deepcopy(spec)
-
-
-def _deep_update(base: dict, values: dict) -> dict:
-    """A copy of ``base`` with ``values`` merged in, mappings recursively."""
-    out = dict(base)
-    for key, value in values.items():
-        both = isinstance(value, dict) and isinstance(out.get(key), dict)
-        out[key] = _deep_update(out[key], value) if both else value
-    return out
-
-
 def _merge(obj, values: dict, path: str = ""):
     """Return a copy of dataclass ``obj`` with ``values`` (nested dict) merged in, each value type-checked.
 
@@ -211,8 +199,6 @@ def _merge(obj, values: dict, path: str = ""):
             changes[key] = _merge(current, value, f"{path}{key}.")
         else:
             changes[key] = _check(hints[key], value, f"{path}{key}")
-            if fields[key].metadata.get("non_empty") and not changes[key]:
-                raise ValueError(f"config key '{path}{key}' needs at least one entry, got {value!r}")
     try:
         return dataclasses.replace(obj, **changes)
     except ValueError as err:  # a check of the dataclass itself (ModelConfig: anchor in [0, 1] ...)
@@ -343,8 +329,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             config = _merge(config, _load_yaml(f.read(), f"config file '{path}'") or {})
     for item in overrides or []:
         parts, value = _parse_override(item)
-        if len(parts) > 1 and parts[0] == "model":  # one field of the spec: merged into it
-            value = _deep_update(_model_mapping(config.model), _nest(parts[1:], value))
+        if len(parts) > 1 and parts[0] == "model":  # one field of the spec: merged into its full mapping
+            value = _merge(resolve_model_config(config.model), _nest(parts[1:], value), "model.").to_dict()
             parts = ["model"]
         config = _merge(config, _nest(parts, value))
     resolve_model_config(config.model)  # a bad model spec fails here, not at the start of training

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pose2mesh.api import usable_keypoints
+from pose2mesh.api import liftable, usable_keypoints
 
 SIZE = (1280, 720)
 
@@ -83,3 +83,13 @@ def test_usable_keypoints_validates_like_lift():
     with pytest.raises(ValueError, match="has 17 keypoints but keypoints have 25"):
         usable_keypoints(_kp(j=25), "coco")
     assert usable_keypoints(_kp(), "coco").shape == (1, 17)
+
+
+def test_liftable_rows_are_exactly_those_lift_accepts(lifter):
+    kp = np.concatenate([_coinciding(3, 1), _only_one_confident()[1:], _kp(n=1) * [np.nan, np.nan, 1.0]])
+    ok = liftable(kp, "coco", SIZE)
+    assert ok.tolist() == [True, False, True, False, False]
+    assert len(lifter(kp[ok], image_size=SIZE)) == 2
+    for row in np.flatnonzero(~ok):
+        with pytest.raises(ValueError):
+            lifter(kp[row], image_size=SIZE)

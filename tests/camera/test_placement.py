@@ -128,10 +128,10 @@ def test_fewer_than_two_points_raises_naming_the_sample():
         solve_translation(p, uv, K, weights=w)
 
 
-def test_coincident_keypoints_raise():
+def test_keypoints_coinciding_in_3d_raise():
     p = torch.zeros(1, 4, 3, dtype=torch.float64)
-    uv = torch.full((1, 4, 2), 100.0, dtype=torch.float64)
-    with pytest.raises(ValueError, match="coincide"):
+    uv = torch.tensor([[[100.0, 100.0], [140.0, 90.0], [120.0, 160.0], [90.0, 130.0]]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="coincide in 3D"):
         solve_translation(p, uv, K)
 
 

@@ -78,15 +78,16 @@ def test_joints_json_has_the_same_fields_when_nobody_is_lifted(fast_model, detec
     assert doc["focal_assumed"] and len(doc["keypoint_names"]) == 17
 
 
-@pytest.mark.parametrize("image_id, stem, match", [
-    (1000, "000000001000", True), ("1000", "1000", True), (1000, "000000001001", False),
-    ("vid_10_keypoints.json", "vid_10", True), ("vid_1_keypoints.json", "vid_10", False),
-    ("frames/a.jpg", "a", True), ("frames/a.jpg", "b", False),
+@pytest.mark.parametrize("image_id, stem, numeric, match", [
+    (1000, "000000001000", True, True), (1000, "000000001000", False, False), ("1000", "1000", False, True),
+    (1000, "000000001001", True, False), ("²", "²", True, True), ("²", "2", True, False),
+    ("vid_10_keypoints.json", "vid_10", False, True), ("vid_1_keypoints.json", "vid_10", False, False),
+    ("frames/a.jpg", "a", False, True), ("frames/a.jpg", "b", False, False), ("my photo (1).jpg", "my photo (1)", False, True),
 ])
-def test_overlay_image_matches_coco_and_openpose_names(image_id, stem, match):
+def test_overlay_image_matches_coco_and_openpose_names(image_id, stem, numeric, match):
     from pose2mesh.cli.main import _matches_image
 
-    assert _matches_image(image_id, stem) is match
+    assert _matches_image(image_id, stem, numeric) is match
 
 
 def test_lift_with_image_writes_an_overlay_of_that_image(fast_model, detections, tmp_path, capsys):

@@ -150,9 +150,13 @@ def test_malformed_yaml_in_an_override_names_the_override():
 def test_resume_without_last_pt_warns_and_starts_from_step_0(tmp_path, caplog):
     from pose2mesh.train.loop import train
 
-    cfg = load_config(overrides=["model=smoke", "device=cpu", "steps=2", "data.batch_size=2", "data.val_size=2",
+    cfg = load_config(overrides=["model=smoke", "device=cpu", "steps=2", "log_every=1", "data.batch_size=2", "data.val_size=2",
                                  "data.layouts=[coco]", f"out_dir={tmp_path / 'run'}"])
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.csv").write_text("step,loss\n5,0.1\n")  # an old run's log, no last.pt
     with caplog.at_level(logging.WARNING, logger="pose2mesh.train.loop"):
-        train(cfg, resume=True, stop_after=0)  # set-up only: no step
+        train(cfg, resume=True, stop_after=1)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("last.pt not found, nothing to resume; starting from step 0" in m for m in warnings), warnings
+    steps = [line.split(",")[0] for line in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == ["1"]  # a fresh log from the first step; the old one is gone

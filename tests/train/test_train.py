@@ -94,6 +94,13 @@ def test_face_losses_equal_the_per_face_formulation():
         assert {frozenset(edges[e].tolist()) for e in fe} == {frozenset(p) for p in ([f[0], f[1]], [f[1], f[2]], [f[2], f[0]])}
 
 
+def test_a_failed_checkpoint_save_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "c.pt").mkdir()  # the rename onto a folder fails
+    with pytest.raises(OSError):
+        save_checkpoint(tmp_path / "c.pt", {"model": {"w": torch.ones(2)}})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
 def test_checkpoint_roundtrip_and_refusals(tmp_path):
     path = tmp_path / "c.pt"
     save_checkpoint(path, {"model": {"w": torch.ones(2)}, "hierarchy_hash": "a" * 64, "body_hash": "b" * 64})
