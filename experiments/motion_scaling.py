@@ -19,11 +19,14 @@ Variants:
   subject (``build-pose-prior --balance subjects``) instead of every frame equally
   likely: the two longest subjects (01 playground, 29 pantomime) fill 46 % of ``all``;
 * ``all-mix-0.5`` / ``all-noise-0.1``: ``all`` with more synthetic variety: per-limb
-  mixing 0.5 instead of 0.2, or 0.1 rad of rotation noise on every joint.
+  mixing 0.5 instead of 0.2, or 0.1 rad of rotation noise on every joint;
+* ``all+test`` / ``test-only``: upper bounds, not recipes: the held-out subject's own
+  motion (the test frames among it) added to ``all``, or alone. They tell how far
+  motion that covers the test motion could take this network at this budget.
 
 If halving the motion costs little, more motion of this kind will not close
 the accuracy targets either; ``all-frames`` tells whether the bank size limits,
-the last two whether augmentation can stand in for more motion.
+the next two whether augmentation can stand in for more motion.
 
     python experiments/motion_scaling.py --motion ../shared/mocap --held-out held_out \\
         --steps 10000 --variants all half-a --threads 1     # and so on, two at once on 2 cores
@@ -62,15 +65,16 @@ VARIANTS = {
     "all-balanced": ("all", BANK, "subjects", []),
     "all-mix-0.5": ("all", BANK, "frames", ["data.mix_limbs=0.5"]),
     "all-noise-0.1": ("all", BANK, "frames", ["data.pose_noise=0.1"]),
+    "all+test": ("all+test", BANK, "frames", []),
+    "test-only": ("test", BANK, "frames", []),
 }
 
 
 def subject_frames(motion: Path, cache_dir: Path) -> Counter:
-    """Frames at 30 fps per training subject (the validation subjects left out)."""
+    """Frames at 30 fps per subject below ``motion`` (the validation subjects included)."""
     frames = Counter()
     for path in find_motion_files(motion):
-        if subject_of(path) not in VALIDATION_SUBJECTS:
-            frames[subject_of(path)] += len(load_motion(path, cache_dir=cache_dir, fps=30.0).root_positions)
+        frames[subject_of(path)] += len(load_motion(path, cache_dir=cache_dir, fps=30.0).root_positions)
     return frames
 
 
@@ -94,6 +98,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--cache", default=None, help="motion parse cache folder (default: a temporary one)")
     parser.add_argument("--out", default=None, help="JSON file to write the rows to")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training override for every variant, e.g. data.layouts=[coco] (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -104,24 +110,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(args.cache or Path(tmp) / "cache")
         frames = subject_frames(Path(args.motion), cache)
-        half_a, half_b = halves(frames)
-        subjects = {"all": sorted(frames), "half-a": half_a, "half-b": half_b}
+        training = sorted(s for s in frames if s not in VALIDATION_SUBJECTS)
+        half_a, half_b = halves(Counter({s: frames[s] for s in training}))
+        test = sorted(s for s in frames if s in VALIDATION_SUBJECTS)
+        subjects = {"all": training, "half-a": half_a, "half-b": half_b, "all+test": training + test, "test": test}
         for variant in args.variants:
             which, bank, balance, extra = VARIANTS[variant]
             dropped = sorted(set(frames) - set(subjects[which]))
             prior = build_pose_prior(args.motion, body, max_poses=bank or 10**9, balance=balance,
-                                     exclude_subjects=tuple(VALIDATION_SUBJECTS) + tuple(dropped), cache_dir=cache)
+                                     exclude_subjects=tuple(dropped), cache_dir=cache)
             prior_file = Path(tmp) / f"{variant}.npz"
             digest = prior.save(prior_file)
             overrides = ["model=default", f"steps={args.steps}", f"posenet_pretrain_steps={args.steps}",
                          f"data.batch_size={args.batch_size}", "data.mix_limbs=0.2", "optim.warmup_steps=100",
                          f"val_every={10 * args.steps}", f"ckpt_every={args.steps}", "device=cpu",
-                         f"data.pose_prior={prior_file}", f"seed={args.seed}", f"out_dir={tmp}/{variant}", *extra]
+                         f"data.pose_prior={prior_file}", f"seed={args.seed}", f"out_dir={tmp}/{variant}", *extra,
+                         *args.set]
             tic = time.perf_counter()
             run = train(load_config(Path(__file__).with_name("default.yaml"), overrides))
             model, _ = load_model(run / "last.pt")
             model.eval()
-            rows[variant] = {"seed": args.seed, "subjects": subjects[which], "extra": extra,
+            rows[variant] = {"seed": args.seed, "subjects": subjects[which], "extra": extra + args.set,
                              "frames": sum(frames[s] for s in subjects[which]),
                              "poses": len(prior), "prior_hash": digest,
                              "minutes": (time.perf_counter() - tic) / 60,
