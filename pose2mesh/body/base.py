@@ -45,8 +45,13 @@ class BodyOutput:
 
 
 def as_rotation_matrices(rotations: Tensor, name: str) -> Tensor:
-    """Convert axis-angle ``(..., 3)`` or matrices ``(..., 3, 3)`` to matrices ``(..., 3, 3)``."""
-    if rotations.shape[-2:] == (3, 3):
+    """Convert axis-angle ``(..., 3)`` or matrices ``(..., 3, 3)`` to matrices ``(..., 3, 3)``.
+
+    A 2-D input is always ``N`` axis-angle vectors ``(N, 3)``, also when
+    ``N = 3`` (as documented for ``global_orient (B, 3)``): one rotation matrix
+    is given as ``(1, 3, 3)``.
+    """
+    if rotations.ndim >= 3 and rotations.shape[-2:] == (3, 3):
         return rotations
     if rotations.shape[-1] == 3:
         return roma.rotvec_to_rotmat(rotations)
@@ -151,7 +156,7 @@ class BodyModel(nn.Module):
             sizes.append(global_orient.shape[0])
         if betas is not None:
             betas = torch.as_tensor(betas, dtype=ref.dtype, device=ref.device)
-            betas = betas.reshape(-1, betas.shape[-1]) if betas.ndim else betas
+            betas = betas.reshape(-1, betas.shape[-1]) if betas.ndim not in (0, 2) else betas
             if betas.ndim != 2 or betas.shape[1] > self.num_betas:
                 raise ValueError(
                     f"betas must have shape (B, S) with S <= {self.num_betas}, got {tuple(betas.shape)}"
@@ -160,6 +165,8 @@ class BodyModel(nn.Module):
         if transl is not None:
             transl = torch.as_tensor(transl, dtype=ref.dtype, device=ref.device).reshape(-1, 3)
             sizes.append(transl.shape[0])
+        if 0 in sizes:
+            raise ValueError("empty batch: every input needs a batch size B >= 1")
         batch = max(sizes, default=1)
         if any(s not in (1, batch) for s in sizes):
             raise ValueError(f"inconsistent batch sizes {sizes}: each input must have batch 1 or {batch}")

@@ -228,12 +228,21 @@ class OpenBody(BodyModel):
         """Rest-pose vertices ``(B, V, 3)`` and joints ``(B, J, 3)`` (metres) for ``betas (B, S')``.
 
         Only the first ``S' <= num_betas`` directions are used (fewer betas, less work).
+
+        Raises:
+            ValueError: ``betas`` not 2-D or with more than ``num_betas`` columns.
         """
-        vertices = self._shape_cm(betas).transpose(1, 2)
+        vertices = self._shape_cm(self._checked_betas(betas)).transpose(1, 2)
         return vertices, self.rest_joints(betas)
 
+    def _checked_betas(self, betas: Tensor) -> Tensor:
+        if betas.ndim != 2 or betas.shape[1] > self.num_betas:
+            raise ValueError(f"betas must have shape (B, S') with S' <= {self.num_betas}, got {tuple(betas.shape)}")
+        return betas
+
     def rest_joints(self, betas: Tensor) -> Tensor:
-        """Rest-pose skeleton joints ``(B, J, 3)`` (metres) for ``betas (B, S')``."""
+        """Rest-pose skeleton joints ``(B, J, 3)`` (metres) for ``betas (B, S')`` (checked as :meth:`shape`)."""
+        betas = self._checked_betas(betas)
         return self.j_template + (betas @ self.jointdirs[: betas.shape[1]]).view(betas.shape[0], -1, 3)
 
     def _shape_cm(self, betas: Tensor, vertex_ids: Tensor | None = None) -> Tensor:
@@ -419,7 +428,10 @@ class OpenBody(BodyModel):
         if rest_joints is not None:
             target = torch.cat([target, (rest_joints - self.j_template).flatten(1)], 1)
             basis = torch.cat([basis, self.jointdirs], 1)
-        return torch.linalg.lstsq(basis.T.to(target.dtype), target.T).solution.T
+        # float64: in float32 the default lstsq driver's rank cut-off (~eps * V) drops most of the
+        # shape space, and which directions it keeps varies from call to call
+        solution = torch.linalg.lstsq(basis.T.double(), target.T.double()).solution.T
+        return solution.to(target.dtype)
 
 
 def _apply_affine(affine: Tensor, points: Tensor, out: Tensor) -> None:

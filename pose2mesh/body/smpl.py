@@ -272,8 +272,14 @@ class SMPLBody(BodyModel):
         # and create's non-layer SMPL-H/X add an axis-angle pose mean that
         # breaks pose2rot=False.  smplx print()s warnings; route them to logging.
         captured = io.StringIO()
-        with contextlib.redirect_stdout(captured):
-            layer = layer_class(model_path=str(model_file), **kwargs)
+        try:
+            with contextlib.redirect_stdout(captured):
+                layer = layer_class(model_path=str(model_file), **kwargs)
+        except (AttributeError, KeyError) as err:  # smplx reading an array the file does not have
+            raise ValueError(
+                f"'{model_file}' is not a {_DISPLAY[model_type]} model file (smplx: {type(err).__name__}: {err}): "
+                f"is model_type='{model_type}' right?"
+            ) from err
         for line in captured.getvalue().splitlines():
             logger.debug("smplx: %s", line)
         if layer.num_betas < num_betas:

@@ -36,6 +36,7 @@ measured first and converged far more slowly (see ``docs/fitting.md``).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, fields
 
 import roma
@@ -76,7 +77,8 @@ class FitResult:
         transl: ``(..., 3)`` metres, such that ``body(pose, betas, global_orient, transl)``
             gives ``vertices``.
         error: ``(...)`` weighted mean distance (metres) from ``joints`` to the targets,
-            after the fitted translation: what the body could not explain.
+            after the fitted translation: what the body could not explain (NaN for
+            a sample whose weights are all 0).
     """
 
     vertices: Tensor
@@ -251,10 +253,10 @@ def _check_inputs(body, keypoints3d: Tensor, weights: Tensor | None, loss: str, 
         raise ValueError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0 (metres), got {sigma}")
-    if pose_weight < 0 or betas_weight < 0:
-        raise ValueError(f"pose_weight and betas_weight must be >= 0, got {pose_weight} and {betas_weight}")
+    if not 0 < sigma < math.inf:
+        raise ValueError(f"sigma must be finite and > 0 (metres), got {sigma}")
+    if not (0 <= pose_weight < math.inf and 0 <= betas_weight < math.inf):
+        raise ValueError(f"pose_weight and betas_weight must be finite and >= 0, got {pose_weight} and {betas_weight}")
     if not 0 <= num_betas <= body.num_betas:
         raise ValueError(f"num_betas must be in [0, {body.num_betas}] for this body, got {num_betas}")
     if keypoints3d.ndim < 2 or tuple(keypoints3d.shape[-2:]) != (NUM_SUPERSET, 3):
@@ -308,8 +310,9 @@ def fit_body_to_keypoints(
         steps: Levenberg-Marquardt iterations (each solves a small linear system per sample).
         num_betas: shape coefficients fitted (the others stay 0); 0 keeps the mean shape.
         loss: ``"l2"`` or ``"l1"`` (:data:`LOSSES`).
-        sigma: metres; the residual scale of the data term: the prior weights
-            are relative to one keypoint that is ``sigma`` off.
+        sigma: metres; the residual scale of the data term, a weighted mean that
+            is 1 when every keypoint is ``sigma`` off: the prior weights are
+            relative to that.
         pose_weight: weight of the squared axis-angle norm of the local rotations.
         betas_weight: weight of the squared norm of the betas.
         batch_size: samples solved at once (bounds memory; results do not depend on it
@@ -354,7 +357,7 @@ def fit_body_to_keypoints(
         bar.close()
     result = FitResult(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(FitResult)})
     logger.info("fitted the body to %d keypoint sets: mean residual %.1f mm", result.error.numel(),
-                1000 * result.error.mean().item())
+                1000 * result.error.nanmean().item())
     return result.reshape(batch_shape)
 
 
@@ -435,6 +438,7 @@ def _fit_batch(folded: FoldedKeypoints, target: Tensor, w: Tensor, steps: int, l
     root = joints[:, :1]
     vertices, joints = vertices - root, joints - root
     error = (wn * (joints + root - target).norm(dim=-1)).sum(1)
+    error = torch.where(w.sum(-1) > 0, error, torch.full_like(error, math.nan))  # nothing to fit: no error
     return FitResult(vertices=vertices.contiguous(), joints=joints, pose=pose, global_orient=orient,
                      betas=betas, transl=transl - root[:, 0], error=error)
 

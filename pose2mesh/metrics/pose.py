@@ -24,6 +24,7 @@ and I2L-MeshNet evaluation code got wrong for a while: the reflection fix
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Union
 
@@ -90,7 +91,10 @@ def _masked_mean(values: torch.Tensor, include: torch.Tensor) -> torch.Tensor:
 
 def _root_point(points: torch.Tensor, root: RootIndex) -> torch.Tensor:
     """The root point ``(..., 1, D)``: one index, or the mean of several (e.g. both hips)."""
-    index = [root] if isinstance(root, int) else list(root)
+    try:
+        index = [operator.index(root)]  # an int, a numpy integer or a 0-d integer tensor
+    except TypeError:
+        index = list(root)
     if not index:
         raise ValueError("root: expected an index or a non-empty list of indices")
     return points[..., index, :].mean(dim=-2, keepdim=True)
@@ -165,8 +169,8 @@ def umeyama(
     * ``t = mu_dst - s R mu_src`` (eq. 41), the scale *inside* the translation.
 
     Degenerate inputs: where fewer than 3 points are included, or the included
-    ``src`` points all coincide (``var_src <= eps * mean ||src_i||^2``, ``eps``
-    the dtype's machine epsilon), the rotation is not determined; the result
+    ``src`` points all coincide (``var_src <= 100 eps^2 mean ||src_i||^2``,
+    ``eps`` the dtype's machine epsilon: rounding's spread), the rotation is not determined; the result
     is then the identity rotation, unit scale and the translation of the means
     ``t = mu_dst - mu_src`` (zero when no point is included).  These samples
     are finite in value and gradient.  (Coincident ``dst`` points are not
@@ -183,6 +187,8 @@ def umeyama(
         that ``s * src @ R.mT + t[..., None, :]`` is aligned to ``dst``.
     """
     _check_points(src, dst, "umeyama")
+    if src.dtype != dst.dtype:
+        raise ValueError(f"umeyama: src dtype {src.dtype} != dst dtype {dst.dtype}")
     dim = src.shape[-1]
     dtype, device = src.dtype, src.device
     include = _include(mask, src)
@@ -202,11 +208,11 @@ def umeyama(
     var_src = src_c.square().sum((-2, -1)) / n[..., 0]      # (...)
 
     # Relative threshold: rounding in the mean leaves a spread of ~eps * |x|
-    # around identical points, i.e. a variance of ~eps^2 * |x|^2, far below
-    # this bound; a real point set is far above it.
+    # around identical points, i.e. a variance of ~eps^2 * |x|^2, below this
+    # bound; a real point set (even 1 cm wide at 100 m in float32) is far above it.
     mean_sq = src.square().sum((-2, -1)) / n[..., 0]
     eps = torch.finfo(dtype).eps
-    degenerate = (count < 3) | (var_src <= eps * mean_sq + torch.finfo(dtype).tiny)
+    degenerate = (count < 3) | (var_src <= 100 * eps**2 * mean_sq + torch.finfo(dtype).tiny)
 
     # Double-where: the SVD of a degenerate (e.g. zero) covariance has repeated
     # singular values, whose backward divides by zero; a zero upstream gradient
@@ -265,6 +271,8 @@ def pa_mpjpe(
         ``(...)`` error in millimetres; NaN for a sample with no included joint.
     """
     _check_points(pred, gt, "pa_mpjpe")
+    dtype = torch.promote_types(pred.dtype, gt.dtype)  # as mpjpe
+    pred, gt = pred.to(dtype), gt.to(dtype)
     R, s, t = umeyama(pred, gt, mask=mask, scale=True)
     include = _include(mask, pred)
     # Clean excluded points before transforming them (NaN * 0 is NaN).
@@ -296,6 +304,10 @@ def mpvpe(
         ``(...)`` error in millimetres.
     """
     _check_points(pred_vertices, gt_vertices, "mpvpe")
+    for name, root in (("root_pred", root_pred), ("root_gt", root_gt)):
+        if root is not None and root.shape != pred_vertices.shape[:-2] + (3,):
+            raise ValueError(f"mpvpe: {name} must have shape {tuple(pred_vertices.shape[:-2]) + (3,)} (one point per "
+                             f"mesh), got {tuple(root.shape)}")
     if root_pred is not None:
         pred_vertices = pred_vertices - root_pred[..., None, :]
     if root_gt is not None:

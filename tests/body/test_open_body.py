@@ -195,6 +195,11 @@ def test_batch_broadcast_and_bad_inputs(body):
         body(pose=torch.zeros(2, 30, 3), betas=torch.zeros(3, 10))
     with pytest.raises(ValueError, match="betas must have shape"):
         body(betas=torch.zeros(1, 65))
+    with pytest.raises(ValueError, match=r"betas must have shape \(B, S'\) with S' <= 64, got \(1, 70\)"):
+        body.shape(torch.zeros(1, 70, dtype=body.v_template.dtype))
+    with pytest.raises(ValueError, match="empty batch"):
+        body(pose=torch.zeros(0, 30, 3))
+    assert body(betas=torch.zeros(2, 0)).vertices.shape == (2, body.num_vertices, 3)  # no betas given: zeros
     with pytest.raises(ValueError, match=r"vertices must have shape \(\.\.\., 12272, 3\)"):
         body.regress_keypoints(torch.zeros(2, 10, 3), "coco")
     with pytest.raises(ValueError, match="unknown joint layout"):
@@ -215,6 +220,14 @@ def test_float32_default_and_device_move():
 def test_betas_from_rest_roundtrip(body):
     betas = torch.randn(3, body.num_betas, dtype=torch.float64)
     assert torch.allclose(body.betas_from_rest(*body.shape(betas)), betas, atol=1e-6)
+
+
+def test_betas_from_rest_of_the_float32_body():
+    body = load_body("default")  # float32, as shipped
+    betas = body.shape_table_betas[:4]
+    rest = body.shape(betas)
+    est = body.betas_from_rest(*rest)
+    assert est.dtype == torch.float32 and (est - betas).abs().max() < 1e-2
 
 
 def test_shape_table_spans_children_and_adults(body):

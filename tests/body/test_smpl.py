@@ -132,6 +132,16 @@ def test_model_path_lookup(model_dir, tmp_path, write_synthetic_smpl):
     torch.testing.assert_close(body_npz().vertices, body().vertices)
 
 
+def test_a_file_of_another_model_type_is_a_clear_error(model_dir, tmp_path):
+    smpl_file, smplh_file = model_dir / "smpl" / "SMPL_NEUTRAL.pkl", model_dir / "smplh" / "SMPLH_NEUTRAL.npz"
+    for path, model_type in ((smpl_file, "smplh"), (smplh_file, "smplx"), (smplh_file, "smpl")):
+        with pytest.raises(ValueError, match=rf"is model_type='{model_type}' right\?"):
+            SMPLBody(path, model_type)
+    np.savez(tmp_path / "junk.npz", nothing=np.zeros(3))
+    with pytest.raises(ValueError, match="is not a SMPL model file"):
+        SMPLBody(tmp_path / "junk.npz", "smpl")
+
+
 def test_missing_file_raises_helpful_error(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         SMPLBody(tmp_path, "smpl")
@@ -272,12 +282,12 @@ def test_global_orient_rotates_about_the_root_joint(bodies):
     body = bodies["smpl"]
     rotation = roma.rotvec_to_rotmat(torch.tensor([0.3, -1.2, 0.7]))
     rest = body()
-    turned = body(global_orient=rotation)
+    turned = body(global_orient=rotation[None])
     root = rest.joints[:, :1]
     torch.testing.assert_close(turned.joints[:, 0], rest.joints[:, 0])  # root unchanged before transl
     torch.testing.assert_close(turned.vertices, (rest.vertices - root) @ rotation.T + root)
     transl = torch.tensor([0.1, 0.2, 0.3])
-    moved = body(global_orient=rotation, transl=transl)
+    moved = body(global_orient=rotation[None], transl=transl)
     torch.testing.assert_close(moved.joints[:, 0], rest.joints[:, 0] + transl)
 
 
@@ -361,7 +371,7 @@ def test_smplx_face_inputs(bodies):
     changed = (expressive.vertices - rest.vertices)[0].norm(dim=-1) > 0
     assert changed.any() and not changed[~head].any()
     jaw = body.joint_names.index("jaw")
-    opened = body(jaw_pose=torch.tensor([[0.4, 0.0, 0.0]]), leye_pose=torch.eye(3), reye_pose=None)
+    opened = body(jaw_pose=torch.tensor([[0.4, 0.0, 0.0]]), leye_pose=torch.eye(3)[None], reye_pose=None)
     on_jaw = body.layer.lbs_weights[:, jaw] > 0
     moved = (opened.vertices - rest.vertices)[0].norm(dim=-1) > 0
     assert moved[on_jaw].all() and not moved[~on_jaw].any()
@@ -376,8 +386,12 @@ def test_batch_broadcasting(bodies):
     body = bodies["smplh"]
     single = body(pose=torch.zeros(21, 3))  # unbatched pose
     assert single.vertices.shape[0] == 1
-    out = body(global_orient=torch.zeros(3, 3), pose=torch.zeros(1, 21, 3))  # (3, 3) = one matrix
+    out = body(global_orient=torch.eye(3)[None], pose=torch.zeros(1, 21, 3))  # (1, 3, 3) = one matrix
     assert out.vertices.shape[0] == 1
+    rotvecs = 0.5 * torch.randn(3, 3, generator=torch.Generator().manual_seed(0))  # (B, 3) with B = 3
+    three = body(global_orient=rotvecs)
+    looped = torch.cat([body(global_orient=rotvecs[i:i + 1]).vertices for i in range(3)])
+    torch.testing.assert_close(three.vertices, looped)
     out = body(transl=torch.zeros(4, 3), pose=torch.zeros(1, 21, 3))
     assert out.vertices.shape[0] == 4
     out = body(right_hand_pose=torch.zeros(5, 15, 3))  # a hand input alone sets the batch

@@ -113,6 +113,9 @@ def test_zero_weight_keypoints_are_ignored(body):
     torch.testing.assert_close(fit.vertices, clean.vertices)
     kept = (fit.joints - keypoints).norm(dim=-1)[weights > 0]
     assert kept.mean() < 0.02  # metres: the weighted points are still fitted
+    weights[2] = 0.0  # a sample with nothing to fit has no error, not a perfect one
+    error = fit_body_to_keypoints(body, keypoints, weights=weights, steps=2).error
+    assert error[2].isnan() and error[[0, 1, 3]].isfinite().all()
 
 
 def test_batch_shapes_and_chunks(body):
@@ -147,8 +150,11 @@ def test_l1_loss_fits_exact_keypoints(body):
         (torch.zeros(2, 52, 3), None, {"loss": "huber"}, "unknown loss 'huber'; choose one of: l2, l1"),
         (torch.zeros(2, 52, 3), None, {"num_betas": 65}, r"num_betas must be in \[0, 64\]"),
         (torch.zeros(2, 52, 3), None, {"steps": -1}, "steps must be >= 0"),
-        (torch.zeros(2, 52, 3), None, {"sigma": 0.0}, "sigma must be > 0"),
-        (torch.zeros(2, 52, 3), None, {"pose_weight": -1.0}, "must be >= 0"),
+        (torch.zeros(2, 52, 3), None, {"sigma": 0.0}, "sigma must be finite and > 0"),
+        (torch.zeros(2, 52, 3), None, {"sigma": float("inf")}, "sigma must be finite and > 0"),
+        (torch.zeros(2, 52, 3), None, {"pose_weight": -1.0}, "must be finite and >= 0"),
+        (torch.zeros(2, 52, 3), None, {"pose_weight": float("nan")}, "must be finite and >= 0"),
+        (torch.zeros(2, 52, 3), None, {"betas_weight": float("inf")}, "must be finite and >= 0"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(body, keypoints, weights, kwargs, match):

@@ -276,6 +276,35 @@ def test_degenerate_inputs_are_finite(dtype):
     assert torch.isfinite(pred.grad).all()
 
 
+def test_small_point_set_far_from_the_origin_is_aligned_in_float32():
+    # 1 cm wide, 100 m away: not coincident, float32 resolves it easily
+    g = gen(16)
+    R0 = roma.rotvec_to_rotmat(torch.tensor([0.3, -0.5, 0.9], dtype=torch.float64))
+    src = 0.01 * torch.randn(17, 3, generator=g, dtype=torch.float64) + torch.tensor([0.0, 0.0, 100.0], dtype=torch.float64)
+    dst = (src - src.mean(0)) @ R0.T + src.mean(0)
+    assert mpjpe(src.float(), dst.float()).item() > 3.0
+    assert pa_mpjpe(src.float(), dst.float()).item() < 0.5
+
+
+def test_mixed_dtypes_and_integer_like_roots():
+    g = gen(17)
+    pred, gt = torch.randn(2, 17, 3, generator=g), torch.randn(2, 17, 3, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(pa_mpjpe(pred, gt), pa_mpjpe(pred.double(), gt))  # promoted, as mpjpe
+    with pytest.raises(ValueError, match="src dtype torch.float32 != dst dtype torch.float64"):
+        umeyama(pred, gt)
+    np = pytest.importorskip("numpy")
+    for root in (np.int64(3), torch.tensor(3)):
+        torch.testing.assert_close(mpjpe(pred.double(), gt, root=root), mpjpe(pred.double(), gt, root=3))
+
+
+def test_mpvpe_refuses_roots_of_another_shape():
+    gt = torch.randn(2, 5, 3, generator=gen(18))
+    pred = gt + torch.tensor([[[1.0, 0, 0]], [[0, 2.0, 0]]])
+    torch.testing.assert_close(mpvpe(pred, gt, pred[:, 0], gt[:, 0]), torch.zeros(2), rtol=0, atol=1e-3)
+    with pytest.raises(ValueError, match=r"root_pred must have shape \(2, 3\) \(one point per mesh\), got \(2, 1, 3\)"):
+        mpvpe(pred, gt, pred[:, :1], gt[:, :1])
+
+
 def test_no_valid_point_and_coincident_targets():
     src = torch.randn(5, 3, generator=gen(11), dtype=torch.float64)
     R, s, t = umeyama(src, src, mask=torch.zeros(5, dtype=torch.bool))
