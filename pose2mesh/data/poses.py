@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,9 +188,10 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
         max_poses: bank size: a seeded subset of all frames (all of them when
             there are fewer).
         seed: seed of the subset.
-        exclude_subjects: CMU subjects left out (validation): files named like
-            CMU's ``SUBJECT_TRIAL.*`` of these subjects; files named otherwise
-            are always used.
+        exclude_subjects: CMU subjects left out (validation), a sequence of
+            subject strings or one subject (``"06"``): files named like CMU's
+            ``SUBJECT_TRIAL.*`` of these subjects; files named otherwise are
+            always used.
         cache_dir: motion parse cache.
         balance: ``"frames"``: every frame equally likely to be kept (a subject
             with long recordings fills more of the bank); ``"subjects"``: an
@@ -199,10 +201,20 @@ def build_pose_prior(motion_dir: str | Path, body, fps: float = 30.0, max_poses:
             count as a subject each (by their path below ``motion_dir``).
 
     Raises:
-        ValueError: if no motion file or frame is left to use, or on an unknown ``balance``.
+        ValueError: if no motion file or frame is left to use, on an unknown
+            ``balance``, or ``max_poses < 1``.
     """
     if balance not in ("frames", "subjects"):
         raise ValueError(f"unknown balance {balance!r}; choose one of: frames, subjects")
+    try:
+        ok = not isinstance(max_poses, bool) and operator.index(max_poses) >= 1
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"max_poses must be an integer >= 1, got {max_poses!r}")
+    if isinstance(exclude_subjects, str):  # one subject, not its characters
+        exclude_subjects = (exclude_subjects,)
+    exclude_subjects = tuple(exclude_subjects)
     from tqdm import tqdm
 
     from pose2mesh.data.motion import find_motion_files, load_motion, subject_of
