@@ -19,6 +19,7 @@ the same device.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -154,9 +155,22 @@ class Cameras:
         return Cameras(self.K.to(device), self.R.to(device), self.t.to(device), self.image_size.to(device))
 
     def __getitem__(self, index) -> "Cameras":
-        """Select cameras with any 1-D index (slice, bool mask, index tensor)."""
-        if isinstance(index, int):
-            index = slice(index, index + 1)
+        """Select cameras with any 1-D index (slice, bool mask, index tensor).
+
+        An integer (``int``, numpy integer or 0-d integer tensor) selects one
+        camera as a batch of length 1, like a sequence: negative indices count
+        from the end, and an index outside ``[-N, N)`` raises ``IndexError``.
+        """
+        is_int_tensor = (
+            isinstance(index, Tensor) and index.ndim == 0 and index.dtype != torch.bool
+            and not index.is_floating_point() and not index.is_complex()
+        )
+        if is_int_tensor or (isinstance(index, numbers.Integral) and not isinstance(index, bool)):
+            i, n = int(index), len(self)
+            if not -n <= i < n:
+                raise IndexError(f"camera index {i} is out of range for {n} cameras")
+            i %= n
+            index = slice(i, i + 1)
         return Cameras(self.K[index], self.R[index], self.t[index], self.image_size[index])
 
     @property
@@ -255,6 +269,13 @@ class CameraSampler:
             raise ValueError("image_sizes is empty")
         if not 0 <= self.max_elevation_deg < 90:
             raise ValueError(f"max_elevation_deg must be in [0, 90), got {self.max_elevation_deg}")
+        for size in self.image_sizes:
+            if len(size) != 2 or not all(math.isfinite(v) and v > 0 for v in size):
+                raise ValueError(f"image_sizes must be positive (width, height) pixel pairs, got {size}")
+        for name in ("principal_point_jitter", "look_at_jitter"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
 
     def sample(self, centers: Tensor, heights: Tensor, generator: torch.Generator) -> Cameras:
         """Draw one camera per person.
@@ -270,7 +291,9 @@ class CameraSampler:
         if centers.ndim != 2 or centers.shape[-1] != 3:
             raise ValueError(f"centers must have shape (N, 3), got {tuple(centers.shape)}")
         n = centers.shape[0]
-        heights = heights.to(centers).reshape(n)
+        if tuple(heights.shape) != (n,):
+            raise ValueError(f"heights must have shape (N={n},) like centers, got {tuple(heights.shape)}")
+        heights = heights.to(centers)
         check_generator(generator, centers.device)
         g, like = generator, centers
 

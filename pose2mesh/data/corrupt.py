@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from pose2mesh.data.camera import check_generator, truncation_mask
-from pose2mesh.joints import get_layout
+from pose2mesh.joints import Layout, get_layout
 
 __all__ = [
     "Keypoints2D",
@@ -126,8 +126,8 @@ class _LayoutTables:
 
 
 @lru_cache(maxsize=None)
-def _tables(layout: str) -> _LayoutTables:
-    lay = get_layout(layout)
+def _tables(lay: Layout) -> _LayoutTables:
+    # keyed by the Layout itself (frozen, hashable), not its name, so custom layouts work
     sigmas = torch.tensor([OKS_SIGMAS.get(c, DEFAULT_OKS_SIGMA) for c in lay.canonical])
     parts = torch.tensor(
         [[c in part for c in lay.canonical] for part in (FACE_POINTS, LEFT_HAND_POINTS, RIGHT_HAND_POINTS)]
@@ -135,9 +135,13 @@ def _tables(layout: str) -> _LayoutTables:
     return _LayoutTables(sigmas, torch.tensor(lay.flip_permutation, dtype=torch.long), parts)
 
 
-def oks_sigmas(layout: str) -> Tensor:
-    """``(J,)`` COCO OKS sigmas of ``layout``'s keypoints, looked up by canonical name (CPU)."""
-    return _tables(get_layout(layout).name).sigmas.clone()
+def oks_sigmas(layout: str | Layout) -> Tensor:
+    """``(J,)`` COCO OKS sigmas of ``layout``'s keypoints, looked up by canonical name (CPU).
+
+    ``layout`` is a built-in name or a :class:`~pose2mesh.joints.Layout`; canonical
+    names missing from :data:`OKS_SIGMAS` get :data:`DEFAULT_OKS_SIGMA`.
+    """
+    return _tables(get_layout(layout)).sigmas.clone()
 
 
 # ---------------------------------------------------------------------------
@@ -174,7 +178,8 @@ class Keypoints2D:
         xy: ``(N, J, 2)`` pixel coordinates (OpenCV: ``u`` right, ``v`` down).
             Absent keypoints may hold any finite value.
         confidence: ``(N, J)`` in ``[0, 1]``; 0 means absent.
-        layout: name of the :mod:`pose2mesh.joints` layout of the ``J`` keypoints.
+        layout: name of the :mod:`pose2mesh.joints` layout of the ``J`` keypoints,
+            or a custom :class:`~pose2mesh.joints.Layout` (kept as the object).
         scale: ``(N,)`` person size in pixels (:func:`person_scale`: ``sqrt`` of the
             keypoint box area); the unit of every corruption magnitude.
         image_size: optional ``(N, 2)`` image ``(width, height)`` in pixels, needed
@@ -183,7 +188,7 @@ class Keypoints2D:
 
     xy: Tensor
     confidence: Tensor
-    layout: str
+    layout: str | Layout
     scale: Tensor
     image_size: Tensor | None = None
 
@@ -204,21 +209,23 @@ class Keypoints2D:
 
     @classmethod
     def from_xy(
-        cls, xy: Tensor, layout: str, confidence: Tensor | None = None, image_size: Tensor | None = None
+        cls, xy: Tensor, layout: str | Layout, confidence: Tensor | None = None, image_size: Tensor | None = None
     ) -> "Keypoints2D":
         """Build a batch, computing ``scale`` with :func:`person_scale`.
 
         ``confidence`` defaults to 1 for every finite point; non-finite ``xy`` are
-        made absent and replaced by 0.
+        made absent and replaced by 0.  A layout name is stored in its canonical
+        form, a :class:`~pose2mesh.joints.Layout` object as it is.
         """
+        layout = layout if isinstance(layout, Layout) else get_layout(layout).name
         finite = torch.isfinite(xy).all(-1)
         conf = finite.to(xy.dtype) if confidence is None else torch.where(finite, confidence, torch.zeros_like(confidence))
         xy = torch.where(finite[..., None], xy, torch.zeros_like(xy))
-        return cls(xy, conf, get_layout(layout).name, person_scale(xy, conf), image_size)
+        return cls(xy, conf, layout, person_scale(xy, conf), image_size)
 
     @classmethod
     def from_projection(
-        cls, pixels: Tensor, depth: Tensor, layout: str, image_size: Tensor | None = None
+        cls, pixels: Tensor, depth: Tensor, layout: str | Layout, image_size: Tensor | None = None
     ) -> "Keypoints2D":
         """Build a batch from :meth:`pose2mesh.data.camera.Cameras.project` output.
 
@@ -281,11 +288,20 @@ class GaussianNoise:
     Attributes:
         sigma: noise standard deviation as a fraction of the person scale.
         conf_falloff: displacement, as a fraction of the scale, at which the
-            confidence factor is ``exp(-1/2) ~= 0.61``.
+            confidence factor is ``exp(-1/2) ~= 0.61``; must be > 0 (``inf``:
+            confidences unchanged).
     """
 
     sigma: float = 0.01
     conf_falloff: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"sigma must be finite and >= 0, got {self.sigma}")
+        # conf_falloff = 0 would give exp(-0 / 0) = NaN for unmoved (e.g. absent) points;
+        # inf is allowed and leaves the confidences unchanged
+        if not self.conf_falloff > 0:
+            raise ValueError(f"conf_falloff must be > 0, got {self.conf_falloff}")
 
     def __call__(self, kp: Keypoints2D, generator: torch.Generator) -> Keypoints2D:
         check_generator(generator, kp.device)
@@ -356,7 +372,7 @@ class DetectorErrors:
         check_generator(generator, kp.device)
         xy, conf = kp.xy, kp.confidence
         n, j = conf.shape
-        tables = _tables(get_layout(kp.layout).name)
+        tables = _tables(get_layout(kp.layout))
         kappa = 2 * tables.sigmas.to(device=xy.device, dtype=xy.dtype)  # (J,)
         flip = tables.flip.to(xy.device)
         present = kp.present
@@ -431,7 +447,7 @@ class RandomMask:
         check_generator(generator, kp.device)
         conf = kp.confidence
         n, j = conf.shape
-        parts = _tables(get_layout(kp.layout).name).parts.to(conf.device)  # (3, J)
+        parts = _tables(get_layout(kp.layout)).parts.to(conf.device)  # (3, J)
         selected = _rand(generator, conf, n, 1) < self.p_sample
         masked = selected & (_rand(generator, conf, n, j) < self.p_keypoint)
         part_on = _rand(generator, conf, n, 3) < self.p_part  # (N, 3)
@@ -581,6 +597,8 @@ def detector_masked_or_clean(p_clean: float = 0.5, truncate: bool = True) -> Com
     from a precise detector or motion capture, instead of reading every input
     as noisy.
     """
+    if not 0.0 <= p_clean <= 1.0:
+        raise ValueError(f"p_clean must be in [0, 1], got {p_clean}")
     exact = [Truncate()] if truncate else []  # the noisy samples are truncated already: a no-op for them
     return Compose([Sometimes(detector_like(truncate), p=1.0 - p_clean), *exact,
                     RandomMask(p_sample=0.3, p_keypoint=0.3, p_part=0.0)])

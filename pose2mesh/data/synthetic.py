@@ -13,6 +13,8 @@ step, and DDP ranks draw disjoint streams (``rank``, ``world_size``).
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -70,6 +72,8 @@ class SyntheticConfig:
             of the samples left exact, only truncated and masked) or ``"h3wb"``
             (H3WB-style random masking).
         num_betas: shape coefficients used (the rest are 0): fewer is faster.
+            At least 1 and at most the body's ``num_betas`` (64 for the open body;
+            checked by :class:`SyntheticBatches`, which knows the body).
         shapes: body-shape distribution: ``"adults"`` (adult rows of the shape
             table, 1.55-1.92 m, see :func:`shape_rows`), ``"mixed"`` (85 % adults,
             15 % children, teenagers and extreme heights) or ``"all"`` (the whole
@@ -96,13 +100,15 @@ class SyntheticConfig:
             raise ValueError(f"unknown corruption '{self.corruption}'; choose one of: {', '.join(CORRUPTIONS)}")
         if self.shapes not in SHAPES:
             raise ValueError(f"unknown shapes '{self.shapes}'; choose one of: {', '.join(SHAPES)}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        for name in ("batch_size", "num_betas"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         for name in ("mirror", "mix_limbs"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a probability in [0, 1], got {getattr(self, name)}")
-        if not self.pose_noise >= 0.0:
-            raise ValueError(f"pose_noise must be >= 0 (radians), got {self.pose_noise}")
+        if not (self.pose_noise >= 0.0 and math.isfinite(self.pose_noise)):
+            raise ValueError(f"pose_noise must be >= 0 and finite (radians), got {self.pose_noise}")
 
 
 def _stream_seed(seed: int, rank: int, index: int) -> int:
@@ -144,12 +150,17 @@ class SyntheticBatches:
                  seed: int = 0, rank: int = 0, world_size: int = 1) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
+        self.config = config or SyntheticConfig()
+        available = body.shape_table_betas.shape[1]
+        if self.config.num_betas > available:
+            raise ValueError(
+                f"num_betas must be in [1, {available}] (the body's shape coefficients), got {self.config.num_betas}"
+            )
         self.body = body
         self.device = body.v_template.device
         self.poses = PosePrior.load(device=self.device) if poses is None else poses
         if self.poses.joint_names != body.joint_names:
             raise ValueError("the pose prior's rig does not match the body's joints")
-        self.config = config or SyntheticConfig()
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.corrupt = CORRUPTIONS[self.config.corruption]()
         self._adult_rows, self._other_rows = shape_rows(body)

@@ -123,6 +123,8 @@ def _adjacency(graph: GraphInput, num_nodes: int) -> scipy.sparse.csr_matrix:
     keep = (coo.row != coo.col) & (coo.data != 0)  # drop self loops and explicit zeros
     adj = scipy.sparse.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=adj.shape)
     adj.sum_duplicates()
+    if not np.isfinite(adj.data).all():  # NaN passes the checks below and would drop the edge
+        raise ValueError("adjacency weights must be finite (got NaN or inf)")
     if adj.nnz and adj.data.min() < 0:
         raise ValueError("adjacency weights must be non-negative")
     asym = abs(adj - adj.T).max() if adj.nnz else 0.0

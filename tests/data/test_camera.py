@@ -1,6 +1,8 @@
 """Tests of pose2mesh.data.camera: projection conventions and the camera sampler."""
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -176,3 +178,44 @@ def test_float64_keeps_dtype():
     centers, heights = _people(8, "cpu")
     cams = CameraSampler().sample(centers.double(), heights.double(), _gen("cpu"))
     assert cams.R.dtype == torch.float64 and cams.K.dtype == torch.float64
+
+
+def _three_cameras():
+    eye = torch.eye(3).repeat(3, 1, 1)
+    return Cameras(_K().repeat(3, 1, 1), eye, torch.arange(9.0).reshape(3, 3), torch.tensor([[640.0, 480.0]] * 3))
+
+
+def test_integer_index_behaves_like_a_sequence():
+    cams = _three_cameras()
+    for index, row in ((0, 0), (2, 2), (-1, 2), (-3, 0), (np.int64(1), 1), (torch.tensor(1), 1), (torch.tensor(-1), 2)):
+        one = cams[index]
+        assert len(one) == 1 and torch.equal(one.t, cams.t[row : row + 1]), index
+    for index in (3, -4, np.int64(5), torch.tensor(3)):
+        with pytest.raises(IndexError, match=rf"camera index {int(index)} is out of range for 3 cameras"):
+            cams[index]
+    # 1-D indices still select as before
+    assert torch.equal(cams[torch.tensor([2, 0])].t, cams.t[[2, 0]])
+    assert torch.equal(cams[torch.tensor([True, False, True])].t, cams.t[[0, 2]])
+    assert len(cams[1:]) == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(image_sizes=((0, 0),)), r"image_sizes must be positive \(width, height\) pixel pairs, got \(0, 0\)"),
+        (dict(image_sizes=((640, 480), (640, -1))), r"image_sizes must be positive .* got \(640, -1\)"),
+        (dict(look_at_jitter=float("nan")), "look_at_jitter must be finite and >= 0, got nan"),
+        (dict(principal_point_jitter=float("inf")), "principal_point_jitter must be finite and >= 0, got inf"),
+        (dict(look_at_jitter=-0.1), "look_at_jitter must be finite and >= 0, got -0.1"),
+    ],
+)
+def test_sampler_rejects_degenerate_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CameraSampler(**kwargs)
+
+
+def test_sampler_checks_the_heights_shape():
+    centers, heights = _people(4, "cpu")
+    for bad in (heights[:3], heights[:, None]):
+        with pytest.raises(ValueError, match=re.escape(f"heights must have shape (N=4,) like centers, got {tuple(bad.shape)}")):
+            CameraSampler().sample(centers, bad, _gen("cpu"))

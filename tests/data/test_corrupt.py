@@ -1,8 +1,11 @@
 """Tests of pose2mesh.data.corrupt: every transform's behaviour and its invariants."""
+import math
+
 import pytest
 import torch
 
 from pose2mesh.data.corrupt import (
+    DEFAULT_OKS_SIGMA,
     FACE_POINTS,
     LEFT_HAND_POINTS,
     OKS_SIGMAS,
@@ -23,7 +26,7 @@ from pose2mesh.data.corrupt import (
     oks_sigmas,
     person_scale,
 )
-from pose2mesh.joints import get_layout
+from pose2mesh.joints import Layout, get_layout
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 LAYOUTS = ["coco", "openpose25", "blazepose33", "superset"]
@@ -353,3 +356,43 @@ def test_wrong_generator_device_or_layout_is_an_error(device):
             GaussianNoise()(kp, torch.Generator(device="cpu"))
     with pytest.raises(ValueError, match="probabilities"):
         DetectorErrors(p_jitter=0.9, p_miss=0.2)
+
+
+def test_gaussian_noise_validates_and_keeps_absent_points_exactly_absent():
+    # conf_falloff = 0 used to give exp(-0 / 0) = NaN confidences, also for absent points
+    for bad in (0.0, -0.05, float("nan")):
+        with pytest.raises(ValueError, match=f"conf_falloff must be > 0, got {bad}"):
+            GaussianNoise(conf_falloff=bad)
+    for bad in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"sigma must be finite and >= 0, got {bad}"):
+            GaussianNoise(sigma=bad)
+    kp = _batch(8, "coco", "cpu", p_absent=0.3)
+    assert (kp.confidence == 0).any()
+    # no noise: nothing moves and the confidences are unchanged (factor exp(0) = 1)
+    out = GaussianNoise(sigma=0.0)(kp, _gen("cpu"))
+    assert torch.equal(out.confidence, kp.confidence) and torch.equal(out.xy, kp.xy)
+    # conf_falloff = inf: points move, confidences unchanged
+    out = GaussianNoise(sigma=0.05, conf_falloff=math.inf)(kp, _gen("cpu"))
+    assert torch.equal(out.confidence, kp.confidence) and not torch.equal(out.xy, kp.xy)
+
+
+def test_custom_layout_object_goes_through_every_route():
+    lay = Layout("mine", ("nose", "my_point", "left_wrist"), ((0, 1), (1, 2)), (), ("nose", "my_point", "left_wrist"))
+    xy = torch.rand(64, 3, 2, generator=_gen("cpu")) * 200
+    kp = Keypoints2D.from_xy(xy, lay, image_size=torch.tensor([[640.0, 480.0]]).expand(64, 2))
+    assert kp.layout is lay
+    # known canonical names get their COCO sigma, the unknown one DEFAULT_OKS_SIGMA
+    assert oks_sigmas(lay).tolist() == pytest.approx([OKS_SIGMAS["nose"], DEFAULT_OKS_SIGMA, OKS_SIGMAS["left_wrist"]])
+    for transform in (DetectorErrors(p_jitter=0.3, p_miss=0.3, p_swap=0.3), RandomMask(), detector_masked_or_clean()):
+        out = transform(kp, _gen("cpu"))
+        assert out.layout is lay and torch.isfinite(out.xy).all()
+        assert ((out.confidence >= 0) & (out.confidence <= 1)).all()
+    # the built-in names still resolve and are stored canonically
+    assert Keypoints2D.from_xy(torch.rand(1, 17, 2), "COCO").layout == "coco"
+    assert torch.equal(oks_sigmas(get_layout("coco")), oks_sigmas("coco"))
+
+
+def test_detector_masked_or_clean_names_p_clean():
+    for bad in (2.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match=rf"p_clean must be in \[0, 1\], got {bad}"):
+            detector_masked_or_clean(p_clean=bad)

@@ -120,6 +120,23 @@ def test_config_validates():
         SyntheticConfig(pose_noise=-0.1)
 
 
+def test_config_rejects_values_that_gave_wrong_batches(body):
+    # num_betas=-1 used to select 63 betas ([:, :-1]), 0 crashed in batch(), 2.5 / batch_size=2.5 in torch
+    for name, bad in (("num_betas", -1), ("num_betas", 0), ("num_betas", 2.5), ("batch_size", 2.5),
+                      ("batch_size", True), ("batch_size", 0)):
+        with pytest.raises(ValueError, match=rf"{name} must be a positive integer, got {bad!r}"):
+            SyntheticConfig(**{name: bad})
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=rf"pose_noise must be >= 0 and finite \(radians\), got {bad}"):
+            SyntheticConfig(pose_noise=bad)
+    assert SyntheticConfig(num_betas=np.int64(8), batch_size=np.int64(2)).num_betas == 8
+    # the upper bound is the body's: 64 shape coefficients (num_betas=100 used to give 64 silently)
+    assert body.shape_table_betas.shape[1] == 64
+    with pytest.raises(ValueError, match=r"num_betas must be in \[1, 64\] \(the body's shape coefficients\), got 100"):
+        SyntheticBatches(body, config=SyntheticConfig(batch_size=2, num_betas=100))
+    assert SyntheticBatches(body, config=SyntheticConfig(batch_size=2, num_betas=64)).batch(0)["betas"].shape == (2, 64)
+
+
 def test_shape_distributions(body):
     from pose2mesh.data.synthetic import ADULT_HEIGHT_M, shape_rows
 

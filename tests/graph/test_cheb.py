@@ -231,6 +231,13 @@ def test_laplacian_input_errors():
         rescaled_laplacian(torch.eye(3), 4)
     with pytest.raises(ValueError, match="non-negative"):
         rescaled_laplacian(-torch.ones(2, 2), 2)
+    # NaN passed the sign and symmetry checks and silently removed the edge; inf zeroed L_hat
+    for bad in (float("nan"), float("inf")):
+        adjacency = np.array([[0.0, bad], [bad, 0.0]])
+        for form in (adjacency, torch.from_numpy(adjacency), torch.from_numpy(adjacency).to_sparse(),
+                     scipy.sparse.csr_matrix(adjacency)):
+            with pytest.raises(ValueError, match=r"adjacency weights must be finite \(got NaN or inf\)"):
+                rescaled_laplacian(form, 2)
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="lambda_max"):
             rescaled_laplacian(torch.tensor([[0], [1]]), 2, lambda_max=bad)
