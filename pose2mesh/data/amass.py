@@ -41,6 +41,7 @@ import dataclasses
 import logging
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -241,6 +242,8 @@ def _array(data: np.lib.npyio.NpzFile, path: Path, key: str) -> np.ndarray:
         return data[key]
     except ValueError as err:  # an object array (pickle), refused by allow_pickle=False
         raise ValueError(f"AMASS file '{path}': cannot read '{key}' without unpickling ({err})") from err
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:  # bad CRC, truncated member
+        raise ValueError(f"AMASS file '{path}': cannot read '{key}', the archive is corrupt ({err})") from err
 
 
 def _numeric(value: np.ndarray, path: Path, key: str, shape: str) -> np.ndarray:
@@ -268,7 +271,7 @@ def read_amass(path: str | os.PathLike) -> AmassMotion:
     Raises:
         FileNotFoundError: when ``path`` does not exist (says where to get AMASS).
         ValueError: naming the file and the key, for a file that is not an
-            ``.npz`` archive, a missing key, a wrong shape or dtype, non-finite
+            ``.npz`` archive, a corrupt archive member, a missing key, a wrong shape or dtype, non-finite
             values, a non-positive frame rate or an unknown gender.
     """
     path = Path(path).expanduser()

@@ -6,6 +6,9 @@ how they map onto a :class:`~pose2mesh.data.motion.Motion`:
 * ``:units``: ``length L`` means one file unit is ``1 / L`` inch, so metres =
   value x ``0.0254 / L`` (CMU: ``L = 0.45`` -> 0.056444). ``angle deg|rad``.
   Bone lengths, the root ``position`` and the AMC root translation use it.
+  The ASF's ``axis`` / root ``orientation`` angles are in the ASF's ``angle``
+  unit; the AMC values are in the AMC header's unit (``:DEGREES`` / ``:RADIANS``;
+  the ASF's when the AMC names none).
 * Bone ``direction`` (unit vector) and ``axis`` are given in the **global**
   rest frame (+Y up). ``axis ax ay az ORDER``: the bone's local frame
   ``C = euler(ax, ay, az)``; a bone's AMC ``dof`` values give ``L = euler(...)``
@@ -129,7 +132,7 @@ def read_asf(path: str | os.PathLike) -> AsfSkeleton:
     """
     path = Path(path)
     fname = path.name
-    lines = read_text(path).splitlines()
+    lines = read_text(path, ASFError).splitlines()
     units = {"length": 1.0, "angle": "deg"}
     root: dict = {}
     bones: dict[str, AsfBone] = {}
@@ -283,7 +286,7 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = CMU_AM
     """
     path = Path(path)
     fname = path.name
-    lines = read_text(path).splitlines()
+    lines = read_text(path, AMCError).splitlines()
     names = skeleton.joint_order()
     dofs = {b.name: b.dof for b in skeleton.bones.values()}
     dofs["root"] = skeleton.root_order
@@ -293,7 +296,7 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = CMU_AM
     for n in moving:
         col[n] = D
         D += len(dofs[n])
-    degrees = skeleton.degrees
+    degrees = skeleton.degrees  # unit of the AMC values; the ASF axes keep the ASF's own
 
     rows: list[list] = []
     row_lines: list[int] = []
@@ -348,24 +351,28 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = CMU_AM
         raise AMCError(f"{fname}:{len(lines)}: no frames")
     close_frame(len(lines))
 
+    def bone_at(r: int, c: int) -> tuple[str, int]:
+        """The bone of value column ``c`` in frame ``r`` and the 1-based line it is on."""
+        bone = next(n for n in moving if col[n] <= c < col[n] + len(dofs[n]))
+        start = row_lines[r]
+        end = row_lines[r + 1] if r + 1 < len(row_lines) else len(lines) + 1
+        return bone, next((k + 1 for k in range(start, end - 1) if lines[k].split()[:1] == [bone]), start)
+
     try:
         data = np.array(rows, dtype=np.float64).reshape(len(rows), D)
     except ValueError:
-        for r, ln in zip(rows, row_lines):
-            for t in r:
+        for r, vals in enumerate(rows):
+            for c, t in enumerate(vals):
                 try:
                     float(t)
                 except ValueError:
-                    raise AMCError(f"{fname}: frame starting at line {ln}: '{t}' is not a number") from None
+                    bone, ln = bone_at(r, c)
+                    raise AMCError(f"{fname}:{ln}: bone '{bone}' value '{t}' is not a number") from None
         raise
     finite = np.isfinite(data)
     if not finite.all():
         r, c = np.argwhere(~finite)[0]
-        bone = next(n for n in moving if col[n] <= c < col[n] + len(dofs[n]))
-        # Line of the offending bone within frame r.
-        start = row_lines[r]
-        end = row_lines[r + 1] if r + 1 < len(row_lines) else len(lines) + 1
-        ln = next((k + 1 for k in range(start, end - 1) if lines[k].split()[:1] == [bone]), start)
+        bone, ln = bone_at(r, c)
         raise AMCError(f"{fname}:{ln}: bone '{bone}' value {data[r, c]} is not finite")
 
     T, J = len(rows), len(names)
@@ -392,8 +399,8 @@ def read_amc(path: str | os.PathLike, skeleton: AsfSkeleton, fps: float = CMU_AM
             offsets[j] = bone_vec[p] if p != "root" else 0.0
         # Euler angles are stored in x, y, z slots; the order decides the product.
         idx = ["xyz".index(a) for a in order.lower()]
-        L = _euler(order, angles[:, idx], degrees)
-        C = _euler(order, axis[idx], degrees)
+        L = _euler(order, angles[:, idx], degrees)  # AMC unit (:DEGREES / :RADIANS)
+        C = _euler(order, axis[idx], skeleton.degrees)  # ASF unit (angle deg / rad)
         rotations[:, j] = C @ L @ C.T
     parents = tuple(-1 if n == "root" else names.index(skeleton.parents[n]) for n in names)
     return Motion(tuple(names), parents, offsets, rotations, root_pos, fps, str(path), ASF_SKELETON)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from pose2mesh.data.motion import Motion, resolve_skeleton
+from pose2mesh.data.motion import Motion, check_scale, resolve_skeleton
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +40,22 @@ class BVHError(ValueError):
     """A malformed BVH file; the message reads ``'<file>:<line>: <what is wrong>'``."""
 
 
-def read_text(path: Path) -> str:
-    """The file's text; gzip is detected by its magic bytes, not the name."""
+def read_text(path: Path, error: type[ValueError] | None = None) -> str:
+    """The file's text; gzip is detected by its magic bytes, not the name.
+
+    A leading UTF-8 byte-order mark (written by some Windows editors) is skipped.
+    A truncated or corrupt gzip stream raises ``error`` (default :class:`BVHError`)
+    naming the file.
+    """
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as err:  # truncated, bad CRC, bad deflate data
+            raise (error or BVHError)(f"{path.name}: truncated or corrupt gzip file ({err})") from None
+    if raw[:3] == b"\xef\xbb\xbf":
+        raw = raw[3:]
     return raw.decode("ascii", errors="replace")
 
 
@@ -118,6 +129,10 @@ def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
         if c in chans:
             raise tk.error(cline, f"channel '{c}' repeated in joint '{name}'")
         chans.append(c)
+    extra = sum(1 for _, ln in tk.toks[tk.pos:] if ln == nline)  # tokens left on the CHANNELS line
+    if extra:
+        raise tk.error(nline, f"CHANNELS {ntok} lists {len(chans) + extra} channels on its line "
+                              f"(more than {ntok})")
     out["channels"].append(chans)
     out["channel_line"].append(nline)
     while True:
@@ -151,7 +166,8 @@ def read_bvh(path: str | os.PathLike, *, scale: float | None = None) -> Motion:
         scale: metres per file unit. ``None``: detect the skeleton from its joint
             names (:data:`~pose2mesh.data.motion.KNOWN_SKELETONS`) and use its unit;
             an unknown skeleton then raises ``ValueError`` listing the known ones.
-            Given: used as is; ``skeleton`` is the detected id or ``'unknown'``.
+            Given (a finite number > 0): used as is; ``skeleton`` is the detected
+            id or ``'unknown'``.
 
     Returns:
         :class:`Motion` with ``rotations (T, J, 3, 3)``, ``root_positions (T, 3)``
@@ -159,9 +175,12 @@ def read_bvh(path: str | os.PathLike, *, scale: float | None = None) -> Motion:
         (call :meth:`Motion.drop_first_frame` for the cgspeed T-pose).
 
     Raises:
-        BVHError: malformed file; the message names the file and the 1-based line.
-        ValueError: unknown skeleton and no ``scale``.
+        BVHError: malformed file; the message names the file and the 1-based line
+            (a truncated or corrupt ``.gz``: the file only).
+        ValueError: unknown skeleton and no ``scale`` (the message names the file);
+            ``scale`` not a finite number > 0.
     """
+    scale = check_scale(scale)
     path = Path(path)
     name = path.name
     lines = read_text(path).splitlines()
@@ -270,9 +289,9 @@ def read_bvh(path: str | os.PathLike, *, scale: float | None = None) -> Motion:
     try:
         spec = resolve_skeleton(names, hier["parents"], offsets)
         skeleton = spec.name
-    except ValueError:
+    except ValueError as err:
         if scale is None:
-            raise
+            raise ValueError(f"{name}: {err}") from None
         spec = None
     m_per_unit = scale if scale is not None else spec.metres_per_unit
     return Motion(tuple(names), tuple(hier["parents"]), offsets * m_per_unit, rotations,

@@ -37,7 +37,7 @@ from scipy.spatial.transform import Rotation
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever a reader or the cache layout changes: old cache entries are then ignored.
-READER_VERSION = "1"
+READER_VERSION = "2"
 
 #: Metres per CMU length unit (ASF ``length 0.45``: one unit = 1/0.45 inch).
 CMU_UNIT_M = 0.0254 / 0.45
@@ -114,22 +114,46 @@ def resolve_skeleton(joint_names, parents=None, offsets=None) -> SkeletonSpec:
     names by picking the one whose rest pose is 0.5-2.5 m tall.
 
     Raises:
-        ValueError: no known skeleton matches; the message lists the known ones.
+        ValueError: no known skeleton matches (or the names match but no unit gives
+            a 0.5-2.5 m rest pose); the message lists the known ones.
     """
     names = frozenset(joint_names)
-    cands = [s for s in KNOWN_SKELETONS if s.joints == names]
+    by_name = [s for s in KNOWN_SKELETONS if s.joints == names]
+    cands = by_name
     if len(cands) > 1 and offsets is not None:
         h = _rest_height(parents, np.asarray(offsets, dtype=np.float64))
         cands = [s for s in cands if 0.5 <= h * s.metres_per_unit <= 2.5]
     if len(cands) != 1:
         known = ", ".join(f"{s.name} ({len(s.joints)} joints)" for s in KNOWN_SKELETONS)
-        what = "no" if not cands else "an ambiguous"
+        if by_name and not cands:
+            heights = ", ".join(f"{h * s.metres_per_unit:.3g} m as {s.name}" for s in by_name)
+            what = (f"the joint names match {', '.join(s.name for s in by_name)}, but the rest "
+                    f"height is implausible ({heights}; expected 0.5-2.5 m)")
+        else:
+            what = (f"{'no' if not cands else 'an ambiguous'} known skeleton for the {len(names)} "
+                    f"joints {sorted(names)[:6]}...")
         raise ValueError(
-            f"{what} known skeleton for the {len(names)} joints "
-            f"{sorted(names)[:6]}...; known skeletons: {known}. "
-            "Pass scale= (metres per file unit) to read an unknown skeleton, "
+            f"{what}; known skeletons: {known}. To read it anyway, give the unit from Python: "
+            "read_bvh(..., scale=...) or load_motion(..., scale=...) (metres per file unit); "
             "or add a row to pose2mesh.data.motion.KNOWN_SKELETONS.")
     return cands[0]
+
+
+def check_scale(scale: float | None) -> float | None:
+    """``scale`` (metres per file unit) as a float, or ``None``.
+
+    Raises:
+        ValueError: unless ``None`` or a finite number > 0.
+    """
+    if scale is None:
+        return None
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"scale (metres per file unit) must be a finite number > 0, got {scale!r}")
+    return value
 
 
 def resample_weights(num_frames: int, src_fps: float, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +163,12 @@ def resample_weights(num_frames: int, src_fps: float, fps: float) -> tuple[np.nd
     the clip ``[0, (T - 1) / src_fps]``.  Returns ``(i0 (n,), w (n,))``: new frame
     ``k`` interpolates source frames ``i0[k]`` and ``i0[k] + 1`` with weight ``w[k]``
     on the second.  Needs ``num_frames >= 2``.
+
+    Frame times in files are rounded (CMU's ``.0083333`` is 120.0005 fps): then
+    a clip whose duration is a whole number of new frames can end a hair short
+    of its last one, which is dropped. Kept as it is so that the shipped pose
+    prior and the evaluation test sets rebuild exactly (a relative tolerance
+    would add a frame to 30 of the 163 training clips at 30 fps).
     """
     duration = (num_frames - 1) / src_fps
     n = int(np.floor(duration * fps + 1e-6)) + 1
@@ -254,7 +284,10 @@ class Motion:
         New frame ``k`` is at time ``k / fps``; frames run while the time stays
         within the clip, ``[0, (T - 1) / self.fps]``, so the first frame is kept
         and the last one is kept whenever the duration is a multiple of
-        ``1 / fps`` (e.g. 120 -> 60 fps with an odd ``T`` gives ``(T + 1) / 2`` frames).
+        ``1 / fps`` (e.g. 120 -> 60 fps with an odd ``T`` gives ``(T + 1) / 2`` frames)
+        and ``self.fps`` is exact; with a rounded frame time such as CMU's
+        ``Frame Time: .0083333`` (120.0005 fps) it may be dropped
+        (:func:`resample_weights`).
         """
         fps = float(fps)
         if not fps > 0:
@@ -355,12 +388,13 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
         drop_tpose: drop frame 0; ``None`` = as the skeleton table says (True for
             the cgspeed MB2/Daz releases whose frame 0 is a T/reference pose).
         asf_path: the ASF of an AMC file, when not next to it as ``NN.asf[.gz]``.
-        scale: BVH only: metres per file unit for a skeleton not in the table
-            (see :func:`~pose2mesh.data.bvh.read_bvh`).
+        scale: BVH only: metres per file unit (a finite number > 0) for a skeleton
+            not in the table (see :func:`~pose2mesh.data.bvh.read_bvh`).
 
     Returns:
         :class:`Motion` in metres, +Y up.
     """
+    check_scale(scale)
     path = Path(path)
     asf = Path(asf_path) if asf_path is not None else None
     if _strip_suffixes(path)[1] == ".amc" and asf is None:

@@ -175,6 +175,16 @@ def test_not_an_npz_raises_value_error(tmp_path):
         read_amass(path)
 
 
+def test_corrupt_member_raises_value_error_naming_file_and_key(tmp_path):
+    path = _write(tmp_path / "crc.npz", _amass_arrays())
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"poses.npy") + 200  # inside the stored member's data: its CRC-32 no longer matches
+    raw[at : at + 50] = b"\x07" * 50
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"AMASS file '.*crc\.npz': cannot read 'poses', the archive is corrupt"):
+        read_amass(path)
+
+
 # ---- resampling ------------------------------------------------------------------------------
 
 

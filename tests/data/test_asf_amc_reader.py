@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pose2mesh.data import BVHError, read_amc, read_asf
+from pose2mesh.data.asf_amc import AMCError, ASFError
 
 TINY_ASF = """# tiny test skeleton
 :version 1.10
@@ -136,3 +137,42 @@ def test_asf_malformed(tmp_path, case, edit, needle):
     with pytest.raises(BVHError) as e:
         read_asf(write(tmp_path, f"bad_{case}.asf", text))
     assert f"bad_{case}.asf:{line}:" in str(e.value)
+
+
+def test_amc_radians_against_a_degree_asf(tmp_path):
+    # The tibia's ASF axis (0 0 90, degrees) keeps the ASF's unit; only the AMC values are radians.
+    sk = read_asf(write(tmp_path, "tiny.asf", TINY_ASF))
+    rad = TINY_AMC.replace(":DEGREES", ":RADIANS").replace("90", repr(np.pi / 2))
+    m = read_amc(write(tmp_path, "tiny_rad.amc", rad), sk)
+    np.testing.assert_allclose(m.global_positions(), GOLDEN, atol=1e-5)
+
+
+def test_amc_degrees_against_a_radian_asf(tmp_path):
+    asf = TINY_ASF.replace("angle deg", "angle rad").replace("axis 0 0 90 XYZ", f"axis 0 0 {np.pi / 2!r} XYZ")
+    sk = read_asf(write(tmp_path, "tiny_rad.asf", asf))
+    assert not sk.degrees
+    m = read_amc(write(tmp_path, "tiny.amc", TINY_AMC), sk)  # :DEGREES
+    np.testing.assert_allclose(m.global_positions(), GOLDEN, atol=1e-5)
+
+
+def test_amc_not_a_number_names_file_line_and_bone(tmp_path):
+    sk = read_asf(write(tmp_path, "tiny.asf", TINY_ASF))
+    text = TINY_AMC.replace("tibia 90", "tibia abc")
+    with pytest.raises(AMCError) as e:
+        read_amc(write(tmp_path, "bad.amc", text), sk)
+    line = text.splitlines().index("tibia abc") + 1
+    assert str(e.value) == f"bad.amc:{line}: bone 'tibia' value 'abc' is not a number"
+
+
+@pytest.mark.parametrize("kind", ["asf", "amc"])
+def test_truncated_gzip_raises_the_readers_error_naming_the_file(tmp_path, kind):
+    text = TINY_ASF if kind == "asf" else TINY_AMC
+    raw = gzip.compress(text.encode())
+    p = tmp_path / f"broken.{kind}.gz"
+    p.write_bytes(raw[: len(raw) // 2])
+    error = ASFError if kind == "asf" else AMCError
+    with pytest.raises(error, match=rf"^broken\.{kind}\.gz: truncated or corrupt gzip file \("):
+        if kind == "asf":
+            read_asf(p)
+        else:
+            read_amc(p, read_asf(write(tmp_path, "tiny.asf", TINY_ASF)))

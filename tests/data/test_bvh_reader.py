@@ -178,3 +178,41 @@ def test_trailing_blank_lines_and_crlf_are_fine(tmp_path):
     p = tmp_path / "crlf.bvh"
     p.write_bytes((TINY_BVH + "\n\n").replace("\n", "\r\n").encode())
     np.testing.assert_allclose(read_bvh(p, scale=1.0).global_positions(), GOLDEN, atol=1e-6)
+
+
+def test_channels_count_smaller_than_names_says_so(tmp_path):
+    text = TINY_BVH.replace("CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 2 Zrotation Xrotation Yrotation")
+    with pytest.raises(BVHError) as e:
+        read_bvh(write(tmp_path, text, "chan2.bvh"), scale=1.0)
+    line = line_of(text, "CHANNELS 2")
+    assert str(e.value) == f"chan2.bvh:{line}: CHANNELS 2 lists 3 channels on its line (more than 2)"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad_crc"])
+def test_truncated_or_corrupt_gzip_raises_bvh_error_naming_the_file(tmp_path, damage):
+    raw = gzip.compress(TINY_BVH.encode())
+    raw = raw[: len(raw) // 2] if damage == "truncated" else raw[:-8] + b"\0" * 8  # CRC + size zeroed
+    p = tmp_path / "broken.bvh.gz"
+    p.write_bytes(raw)
+    with pytest.raises(BVHError, match=r"^broken\.bvh\.gz: truncated or corrupt gzip file \("):
+        read_bvh(p, scale=1.0)
+
+
+def test_utf8_byte_order_mark_is_skipped(tmp_path):
+    p = tmp_path / "bom.bvh"
+    p.write_bytes(b"\xef\xbb\xbf" + TINY_BVH.encode())
+    np.testing.assert_allclose(read_bvh(p, scale=1.0).global_positions(), GOLDEN, atol=1e-6)
+
+
+def test_unknown_skeleton_error_names_the_file_and_the_python_argument(tmp_path):
+    with pytest.raises(ValueError) as e:
+        read_bvh(write(tmp_path, TINY_BVH, "custom.bvh"))
+    msg = str(e.value)
+    assert msg.startswith("custom.bvh: no known skeleton for the 4 joints ['Head', 'Hips', 'LeftLeg', 'Spine']")
+    assert "read_bvh(..., scale=...)" in msg and "Pass scale=" not in msg
+
+
+@pytest.mark.parametrize("scale", [0.0, -0.01, float("nan"), float("inf")])
+def test_scale_must_be_finite_and_positive(tmp_path, scale):
+    with pytest.raises(ValueError, match=r"scale \(metres per file unit\) must be a finite number > 0, got "):
+        read_bvh(write(tmp_path, TINY_BVH), scale=scale)

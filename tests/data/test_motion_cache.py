@@ -141,3 +141,40 @@ def test_import_is_light():
     for name in ("Motion", "read_bvh", "read_asf", "read_amc", "load_motion", "BVHError", "SyntheticBatches",
                  "make_test_set", "PosePrior", "CameraSampler", "Keypoints2D", "read_amass", "Retargeter"):
         assert name in names
+
+
+def test_resample_with_a_rounded_frame_time_is_pinned():
+    """CMU's rounded 'Frame Time: .0083333' drops the last frame of some clips, documented and kept:
+    the shipped pose prior and the evaluation test sets rebuild exactly only with this rule."""
+    assert spinning(T=275, fps=120.0).resample(60.0).num_frames == 138  # exact rate: the last frame is kept
+    assert spinning(T=275, fps=1.0 / 0.0083333).resample(60.0).num_frames == 137  # 08_10.bvh.gz
+
+
+def test_resample_adds_no_frame_past_the_clip_end():
+    assert spinning(T=276, fps=120.0).resample(60.0).num_frames == 138  # 137.5 new frames long
+    assert spinning(T=4001, fps=119.0).resample(30.0).num_frames == 1009  # end at 1008.40 new frames
+
+
+def test_skeleton_resolver_says_when_names_match_but_the_height_does_not():
+    from pose2mesh.data.motion import _DAZ_JOINTS
+    parents = [-1] + [0] * (len(_DAZ_JOINTS) - 1)
+    offsets = np.zeros((len(_DAZ_JOINTS), 3))
+    offsets[1, 1] = 170_000.0  # a Daz rest pose in units of 1e-5 m: 1700 m or 2.2e5 m tall
+    with pytest.raises(ValueError) as e:
+        resolve_skeleton(_DAZ_JOINTS, parents, offsets)
+    msg = str(e.value)
+    assert msg.startswith("the joint names match cmu_daz_43joint, cmu_daz_43joint_scaled, but the rest height is "
+                          "implausible (1.7e+03 m as cmu_daz_43joint, 2.18e+05 m as cmu_daz_43joint_scaled; "
+                          "expected 0.5-2.5 m)")
+    assert "read_bvh(..., scale=...)" in msg
+    offsets[1, 1] = 170.0  # 1.7 m in centimetres
+    assert resolve_skeleton(_DAZ_JOINTS, parents, offsets).name == "cmu_daz_43joint"
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, float("nan")])
+def test_load_motion_rejects_a_bad_scale(tmp_path, scale):
+    p = tmp_path / "clip.bvh"
+    p.write_text(TINY)
+    with pytest.raises(ValueError, match="scale .* must be a finite number > 0"):
+        load_motion(p, cache_dir=tmp_path / "cache", scale=scale)
+    assert not (tmp_path / "cache").exists()
