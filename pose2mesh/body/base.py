@@ -44,14 +44,22 @@ class BodyOutput:
     transforms: Tensor
 
 
+def _is_rotation(m: Tensor) -> bool:
+    """Whether a ``(3, 3)`` matrix is a rotation (orthonormal, determinant +1) to 1e-4."""
+    m = m.double()
+    return bool(torch.allclose(m.T @ m, torch.eye(3, dtype=m.dtype, device=m.device), atol=1e-4)
+                and torch.linalg.det(m) > 0)
+
+
 def as_rotation_matrices(rotations: Tensor, name: str) -> Tensor:
     """Convert axis-angle ``(..., 3)`` or matrices ``(..., 3, 3)`` to matrices ``(..., 3, 3)``.
 
-    A 2-D input is always ``N`` axis-angle vectors ``(N, 3)``, also when
-    ``N = 3`` (as documented for ``global_orient (B, 3)``): one rotation matrix
-    is given as ``(1, 3, 3)``.
+    A 2-D ``(3, 3)`` input is either one rotation matrix (an unbatched
+    ``global_orient``, as a single fit returns it) or three axis-angle vectors
+    (``(B, 3)`` with ``B = 3``): it is read as one matrix when it is a rotation
+    (orthonormal, determinant +1, to 1e-4), else as three vectors.
     """
-    if rotations.ndim >= 3 and rotations.shape[-2:] == (3, 3):
+    if rotations.shape[-2:] == (3, 3) and (rotations.ndim >= 3 or _is_rotation(rotations)):
         return rotations
     if rotations.shape[-1] == 3:
         return roma.rotvec_to_rotmat(rotations)

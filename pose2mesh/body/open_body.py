@@ -232,8 +232,8 @@ class OpenBody(BodyModel):
         Raises:
             ValueError: ``betas`` not 2-D or with more than ``num_betas`` columns.
         """
-        vertices = self._shape_cm(self._checked_betas(betas)).transpose(1, 2)
-        return vertices, self.rest_joints(betas)
+        joints = self.rest_joints(betas)  # checks betas
+        return self._shape_cm(betas).transpose(1, 2), joints
 
     def _checked_betas(self, betas: Tensor) -> Tensor:
         if betas.ndim != 2 or betas.shape[1] > self.num_betas:

@@ -40,11 +40,11 @@ class BVHError(ValueError):
     """A malformed BVH file; the message reads ``'<file>:<line>: <what is wrong>'``."""
 
 
-def read_text(path: Path, error: type[ValueError] | None = None) -> str:
+def read_text(path: Path, error: type[ValueError] = BVHError) -> str:
     """The file's text; gzip is detected by its magic bytes, not the name.
 
     A leading UTF-8 byte-order mark (written by some Windows editors) is skipped.
-    A truncated or corrupt gzip stream raises ``error`` (default :class:`BVHError`)
+    A truncated or corrupt gzip stream raises ``error`` (the reader's error class)
     naming the file.
     """
     with open(path, "rb") as f:
@@ -53,7 +53,7 @@ def read_text(path: Path, error: type[ValueError] | None = None) -> str:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as err:  # truncated, bad CRC, bad deflate data
-            raise (error or BVHError)(f"{path.name}: truncated or corrupt gzip file ({err})") from None
+            raise error(f"{path.name}: truncated or corrupt gzip file ({err})") from None
     if raw[:3] == b"\xef\xbb\xbf":
         raw = raw[3:]
     return raw.decode("ascii", errors="replace")
@@ -129,7 +129,9 @@ def _parse_joint(tk: _Tokens, name: str, parent: int, out: dict) -> None:
         if c in chans:
             raise tk.error(cline, f"channel '{c}' repeated in joint '{name}'")
         chans.append(c)
-    extra = sum(1 for _, ln in tk.toks[tk.pos:] if ln == nline)  # tokens left on the CHANNELS line
+    extra = 0  # tokens left on the CHANNELS line
+    while tk.pos + extra < len(tk.toks) and tk.toks[tk.pos + extra][1] == nline:
+        extra += 1
     if extra:
         raise tk.error(nline, f"CHANNELS {ntok} lists {len(chans) + extra} channels on its line "
                               f"(more than {ntok})")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass
@@ -147,10 +148,8 @@ def check_scale(scale: float | None) -> float | None:
     """
     if scale is None:
         return None
-    try:
-        value = float(scale)
-    except (TypeError, ValueError):
-        value = float("nan")
+    real = isinstance(scale, numbers.Real) and not isinstance(scale, bool)
+    value = float(scale) if real else float("nan")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"scale (metres per file unit) must be a finite number > 0, got {scale!r}")
     return value
@@ -394,7 +393,7 @@ def load_motion(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
     Returns:
         :class:`Motion` in metres, +Y up.
     """
-    check_scale(scale)
+    scale = check_scale(scale)  # also the cache key's
     path = Path(path)
     asf = Path(asf_path) if asf_path is not None else None
     if _strip_suffixes(path)[1] == ".amc" and asf is None:

@@ -388,6 +388,7 @@ def test_batch_broadcasting(bodies):
     assert single.vertices.shape[0] == 1
     out = body(global_orient=torch.eye(3)[None], pose=torch.zeros(1, 21, 3))  # (1, 3, 3) = one matrix
     assert out.vertices.shape[0] == 1
+    assert body(global_orient=torch.eye(3)).vertices.shape[0] == 1  # (3, 3) rotation: one matrix
     rotvecs = 0.5 * torch.randn(3, 3, generator=torch.Generator().manual_seed(0))  # (B, 3) with B = 3
     three = body(global_orient=rotvecs)
     looped = torch.cat([body(global_orient=rotvecs[i:i + 1]).vertices for i in range(3)])

@@ -171,7 +171,7 @@ def test_skeleton_resolver_says_when_names_match_but_the_height_does_not():
     assert resolve_skeleton(_DAZ_JOINTS, parents, offsets).name == "cmu_daz_43joint"
 
 
-@pytest.mark.parametrize("scale", [0, -1.0, float("nan")])
+@pytest.mark.parametrize("scale", [0, -1.0, float("nan"), True, "0.01"])
 def test_load_motion_rejects_a_bad_scale(tmp_path, scale):
     p = tmp_path / "clip.bvh"
     p.write_text(TINY)

@@ -129,6 +129,10 @@ def test_batch_shapes_and_chunks(body):
     single = fit_body_to_keypoints(body, keypoints[0], steps=3, num_betas=0)
     assert single.vertices.shape == (body.num_vertices, 3) and single.betas.shape == (0,)
     assert single.pose.shape == (body.num_joints - 1, 3, 3)
+    # the documented round trip, unbatched: global_orient (3, 3) is one rotation matrix
+    again = body(single.pose, single.betas if single.betas.numel() else None, single.global_orient, single.transl)
+    torch.testing.assert_close(again.vertices[0] - again.vertices[0].mean(0),
+                               single.vertices - single.vertices.mean(0), atol=1e-4, rtol=0)
 
 
 def test_l1_loss_fits_exact_keypoints(body):
