@@ -208,8 +208,6 @@ def _merge(obj, values: dict, path: str = ""):
 
 
 _BAD = object()  # _convert's "does not fit"
-_NAMES = {bool: ("a bool (true or false)", "bools"), int: ("an int", "ints"), float: ("a number", "numbers"),
-          str: ("a string", "strings"), dict: ("a mapping", "mappings"), type(None): ("null", "nulls")}
 
 
 def _is_union(tp) -> bool:
@@ -257,24 +255,14 @@ def _convert(tp, value):
     raise TypeError(f"config field type {tp!r} is not supported by the checker")  # a new field needs a case
 
 
-def _describe(tp, plural: bool = False) -> str:
-    """``int`` -> ``"an int"``, ``list[str] | None`` -> ``"a list of strings or null"``."""
-    if _is_union(tp):
-        return " or ".join(_describe(arm, plural) for arm in get_args(tp))
-    if get_origin(tp) in (list, tuple):
-        return "lists" if plural else f"a list of {_describe(get_args(tp)[0], plural=True)}"
-    name = _NAMES.get(get_origin(tp) or tp, (str(tp), str(tp)))
-    return name[plural]
-
-
 def _check(tp, value, name: str):
     """``value`` converted to type ``tp``; if it does not fit, a ``ValueError`` naming key ``name``, value and type."""
     out = _convert(tp, value)
     if out is _BAD:
-        hint = ""
-        if isinstance(value, str) and "list" in _describe(tp):
-            hint = f" (a list in YAML: [{value}])"
-        raise ValueError(f"config key '{name}' expects {_describe(tp)}, got {value!r}{hint}")
+        expected = getattr(tp, "__name__", None) if get_origin(tp) is None and not _is_union(tp) else None
+        expected = expected or str(tp).replace("typing.", "")  # int; list[str]; str | None
+        hint = f" (a list in YAML: [{value}])" if isinstance(value, str) and "list" in expected else ""
+        raise ValueError(f"config key '{name}' expects {expected}, got {value!r}{hint}")
     return out
 
 
