@@ -44,13 +44,6 @@ class BodyOutput:
     transforms: Tensor
 
 
-def _is_rotation(m: Tensor) -> bool:
-    """Whether a ``(3, 3)`` matrix is a rotation (orthonormal, determinant +1) to 1e-4."""
-    m = m.double()
-    return bool(torch.allclose(m.T @ m, torch.eye(3, dtype=m.dtype, device=m.device), atol=1e-4)
-                and torch.linalg.det(m) > 0)
-
-
 def as_rotation_matrices(rotations: Tensor, name: str) -> Tensor:
     """Convert axis-angle ``(..., 3)`` or matrices ``(..., 3, 3)`` to matrices ``(..., 3, 3)``.
 
@@ -59,7 +52,8 @@ def as_rotation_matrices(rotations: Tensor, name: str) -> Tensor:
     (``(B, 3)`` with ``B = 3``): it is read as one matrix when it is a rotation
     (orthonormal, determinant +1, to 1e-4), else as three vectors.
     """
-    if rotations.shape[-2:] == (3, 3) and (rotations.ndim >= 3 or _is_rotation(rotations)):
+    one_matrix = rotations.ndim == 2 and bool(roma.is_rotation_matrix(rotations.double(), epsilon=1e-4))
+    if rotations.shape[-2:] == (3, 3) and (rotations.ndim >= 3 or one_matrix):
         return rotations
     if rotations.shape[-1] == 3:
         return roma.rotvec_to_rotmat(rotations)
