@@ -52,8 +52,8 @@ def as_rotation_matrices(rotations: Tensor, name: str) -> Tensor:
     (``(B, 3)`` with ``B = 3``): it is read as one matrix when it is a rotation
     (orthonormal, determinant +1, to 1e-4), else as three vectors.
     """
-    one_matrix = rotations.ndim == 2 and bool(roma.is_rotation_matrix(rotations.double(), epsilon=1e-4))
-    if rotations.shape[-2:] == (3, 3) and (rotations.ndim >= 3 or one_matrix):
+    if rotations.shape[-2:] == (3, 3) and (
+            rotations.ndim >= 3 or bool(roma.is_rotation_matrix(rotations.double(), epsilon=1e-4))):
         return rotations
     if rotations.shape[-1] == 3:
         return roma.rotvec_to_rotmat(rotations)
