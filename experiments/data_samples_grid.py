@@ -12,7 +12,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from pose2mesh.body import load_body

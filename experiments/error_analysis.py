@@ -37,6 +37,7 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from pose2mesh import joints as _joints
@@ -97,10 +98,8 @@ def at_image_positions(pred: torch.Tensor, uv: torch.Tensor, weights: torch.Tens
     return torch.where((weights > 0)[..., None], moved, pred)
 
 
-def vertex_regions(body) -> "np.ndarray":
+def vertex_regions(body) -> np.ndarray:
     """``(V,)`` region name of each vertex: that of the joint with its largest skinning weight."""
-    import numpy as np
-
     def region(joint: str) -> str:
         if any(k in joint for k in ("Hand", "Thumb", "Finger")):
             return "hands"

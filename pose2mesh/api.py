@@ -439,6 +439,8 @@ class Lifter:
         self.body = body
         self.faces = body.faces.detach().cpu().numpy().astype(np.int64)
         self.checkpoint = dict(checkpoint or {})
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self._mirror = None  # the body's vertex mirror permutation, made on the first flip test
         self._snap_weights = None  # (V, S) anchoring weights of the body's template, made on the first snap
@@ -508,7 +510,7 @@ class Lifter:
         with torch.random.fork_rng(devices=[]):  # seeded, without touching the caller's RNG state
             torch.manual_seed(seed)
             model = build_model(preset, load_hierarchy(asset_path(DEFAULT_FILE)), body.regressor_superset.float(),
-                                device=device, template=body.v_template)
+                                device=device, template=body.v_template).float()  # whatever the default dtype
         return cls(model, body, {"path": f"<untrained {preset}, seed {seed}>"})
 
     @property
@@ -637,7 +639,8 @@ class Lifter:
                 Kb = None if focal_assumed else K_pix.float()  # an assumed focal length is not the network's input
                 out = (flip_test(self.model, superset, presence, K=Kb, vertex_mirror=mirror) if flip
                        else self.model(superset, presence, K=Kb))
-                verts, sup_rel = out["vertices"], out["joints_mesh"]  # (B, V | 52, 3) root-relative
+                # (B, V | 52, 3) root-relative; float32 whatever the model's dtype (e.g. after .double())
+                verts, sup_rel = out["vertices"].float(), out["joints_mesh"].float()
                 if snap:
                     verts = snap_to_keypoints(verts, superset, presence * copied, K_pix, self.model.regressor,
                                               snap_anchor)

@@ -31,7 +31,7 @@ class BodyOutput:
 
     Attributes:
         vertices: ``(B, V, 3)`` posed vertices in metres (body frame); ``None`` when only
-            the skeleton was posed (``OpenBody(..., skin=False)``).
+            the skeleton was posed (``body(..., skin=False)``).
         joints: ``(B, J, 3)`` posed skeleton joints (the model's own rig) in metres.
         rest_joints: ``(B, J, 3)`` skeleton joints of the shaped body in the rest pose.
         transforms: ``(B, J, 3, 4)`` rigid transforms that map each rest-pose bone to

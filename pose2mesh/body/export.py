@@ -272,7 +272,7 @@ def export_default_body(
         num_fit: random posed and shaped bodies used to fit keypoint regressors.
         seed: seed of every random draw (the export is deterministic).
     """
-    import anny
+    anny = _require_anny()
     from anny.keypoints import _load_keypoint_data
 
     gen = torch.Generator().manual_seed(seed)

@@ -11,6 +11,13 @@ Subcommands:
   (needs ``pip install 'pose2mesh[train]'``).
 * ``pose2mesh build-graphs`` -- rebuild the mesh hierarchy ``graphs/hierarchy_default.npz``
   from the shipped body.
+* ``pose2mesh train CONFIG`` -- train a model from a YAML config (``experiments/*.yaml``).
+* ``pose2mesh export-model CHECKPOINT`` -- strip a training checkpoint to the
+  weights that ``lift`` needs (default: the shipped ``graphs/model_default.pt``).
+* ``pose2mesh evaluate CHECKPOINT --motion DIR`` -- evaluate a checkpoint (and
+  baselines) on a fixed-seed test set; write ``report.json`` / ``report.md``.
+* ``pose2mesh build-pose-prior --motion DIR`` -- rebuild the shipped pose prior
+  ``graphs/pose_prior.npz`` from a folder of motion files.
 """
 from __future__ import annotations
 
@@ -118,7 +125,7 @@ def _lift(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     lifter = _load_lifter(args)
-    people, notes, overlay_rows, results = [], [], [], []
+    people, notes, results = [], [], []
     chunks = [rows[i:i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
     for chunk in tqdm(chunks, desc="lift", unit="batch", disable=None if len(chunks) > 1 else True):
         res = lifter(kf.keypoints[chunk], layout=kf.layout, image_size=image_size, focal_length=args.focal,

@@ -32,8 +32,8 @@ so ``global_orient' = R_c R_g`` and ``transl' = R_c (j0 + t) - j0``, with
 ``j0`` the rest pelvis of *the body and betas used to pose it*; posing with
 other betas shifts the result by ``(R_c - I) (j0' - j0)`` (a few mm).
 
-Importing this module pulls in torch and roma (through
-:class:`~pose2mesh.data.retarget.BodyMotion`), not smplx.
+Importing this module pulls in torch and roma (imported here for the
+axis-angle <-> quaternion / matrix conversions), not smplx.
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class AmassMotion:
         return len(self)
 
     def resample(self, fps: float) -> AmassMotion:
-        """Resample to ``fps``: slerp for every rotation (roma), linear for ``trans``.
+        """Resample to ``fps``: slerp for every rotation (:func:`pose2mesh.data.motion.slerp`), linear for ``trans``.
 
         New frame ``k`` is at time ``k / fps``; frames run while the time stays
         within the clip ``[0, (T - 1) / self.fps]`` (as :meth:`pose2mesh.data.Motion.resample`),

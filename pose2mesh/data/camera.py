@@ -1,6 +1,6 @@
 """Pinhole cameras for rendering synthetic 2D keypoints of posed bodies.
 
-Conventions (see ``/work/shared/STYLE.md``):
+Conventions:
 
 * Body / world frame: metres, Y up, X towards the body's left, Z forward
   (:mod:`pose2mesh.body.base`).
@@ -84,6 +84,8 @@ def project_points(points_cam: Tensor, K: Tensor) -> Tensor:
         (:meth:`Cameras.project` returns the depth for that purpose, and
         :func:`truncation_mask` folds it in).
     """
+    if K.ndim != 3 or tuple(K.shape[1:]) != (3, 3):
+        raise ValueError(f"K must have shape (N, 3, 3), one per camera (K[None] for one), got {tuple(K.shape)}")
     n = K.shape[0]
     flat, middle = _flatten(points_cam, n, "points_cam")
     z = flat[..., 2:3]
@@ -148,6 +150,7 @@ class Cameras:
 
     @property
     def device(self) -> torch.device:
+        """The device of the camera tensors (that of ``K``)."""
         return self.K.device
 
     def to(self, device: torch.device | str) -> "Cameras":

@@ -241,6 +241,7 @@ class Keypoints2D:
 
     @property
     def device(self) -> torch.device:
+        """The device of the keypoint tensors (that of ``xy``)."""
         return self.xy.device
 
     @property

@@ -47,8 +47,9 @@ def shape_rows(body: OpenBody) -> tuple[Tensor, Tensor]:
     """Split the body's shape table into adult rows and all other rows.
 
     Adults: anny age phenotype >= :data:`ADULT_AGE` and rest-pose height (mesh
-    extent along Y, metres) within :data:`ADULT_HEIGHT_M`, about 900 of the 4,096
-    rows (mean 1.72 m).  The others are children, teenagers and extreme heights.
+    extent along Y, metres) within :data:`ADULT_HEIGHT_M`, 749 of the 4,096
+    rows of the shipped table (mean 1.73 m).  The others are children,
+    teenagers and extreme heights.
 
     Returns:
         ``(adult_rows, other_rows)`` int64 index tensors on the body's device.

@@ -489,8 +489,9 @@ def build_hierarchy(faces: np.ndarray, num_vertices: int, num_levels: int) -> Me
     """Coarsen a triangle mesh into a deterministic pooling hierarchy.
 
     Each step is a heavy-edge matching (see the module docstring): roughly
-    halves the node count (e.g. 13718 -> ~6.9k -> ~3.4k -> ... -> ~100 after
-    7 steps). Vertices used by no face are isolated nodes and stay singletons.
+    halves the node count (the shipped body's 12272 vertices -> 6479 -> 3434
+    -> 1815 -> 965 -> 512 -> 271 -> 143 after 7 steps). Vertices used by no
+    face are isolated nodes and stay singletons.
 
     Args:
         faces: ``(F, 3)`` integer vertex indices; only the set of edges matters.

@@ -25,6 +25,10 @@ The layout, when not given, is inferred from ``J``: 16 ``mpii``, 17 ``coco``,
 18 ``openpose18``, 23 ``wholebody23``, 25 ``openpose25``, 33 ``blazepose33``,
 133 (COCO-WholeBody) ``wholebody23``, 24 ``smpl24``, 52 ``superset``.
 ``image_ids`` is the row index unless the file gives ids.
+
+Pixel coordinates are read unchanged and taken in this package's convention
+(:mod:`pose2mesh.io`): ``x`` (``u``) to the right, ``y`` (``v``) down, pixel
+``(0, 0)`` the *centre* of the top-left pixel.
 """
 from __future__ import annotations
 

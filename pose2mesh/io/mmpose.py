@@ -14,7 +14,9 @@
   ``(keypoints, scores)`` with keypoints ``(N, J, 2)`` and scores ``(N, J)``,
   or a ``.npz`` with ``keypoints`` and ``keypoint_scores`` / ``scores``.
 
-Coordinates are pixels of the input image, read unchanged.  133 keypoints
+Coordinates are pixels of the input image, read unchanged: ``x`` to the
+right, ``y`` down, pixel ``(0, 0)`` the *centre* of the top-left pixel, as in
+this package's convention (:mod:`pose2mesh.io`).  133 keypoints
 (COCO-WholeBody, e.g. rtmlib ``Wholebody``) are read as ``wholebody23``.
 """
 from __future__ import annotations

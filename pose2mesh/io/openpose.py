@@ -4,7 +4,9 @@ The layout is told by the number of values per person: 75 (25 x 3) is
 ``BODY_25`` -> ``openpose25``, 54 (18 x 3) is ``COCO`` -> ``openpose18``.  An
 all-zero triplet is OpenPose's "not detected": NaN coordinates, confidence 0.
 Face and hand keypoints are ignored.  Coordinates are expected in pixels
-(OpenPose's default ``--keypoint_scale 0``).
+(OpenPose's default ``--keypoint_scale 0``) and read unchanged: ``x`` to the
+right, ``y`` down, pixel ``(0, 0)`` the *centre* of the top-left pixel, as in
+this package's convention (:mod:`pose2mesh.io`).
 
 A folder of such files is a video: the files are read in the natural order of
 their names (``frame_2`` before ``frame_10``), and ``image_ids`` holds the

@@ -137,7 +137,13 @@ def score(pred_joints: torch.Tensor, pred_vertices: torch.Tensor, testset,
 def mean_pose_baseline(testset, reference) -> tuple[torch.Tensor, torch.Tensor]:
     """The trivial baseline: predict, for every sample, the mean root-relative pose and mesh of ``reference``.
 
-    ``reference`` is a batch dict of the synthetic training distribution (``superset3d``, ``vertices``).
+    ``reference`` is a batch dict of the synthetic training distribution (``superset3d``
+    ``(M, S, 3)``, ``vertices`` ``(M, V, 3)``, camera frame, metres).
+
+    Returns:
+        ``(joints (N, S, 3), vertices (N, V, 3))`` on the CPU, ``N = len(testset)``:
+        superset joints and mesh vertices in metres, relative to the superset
+        pelvis (joint 0), the same mean for every sample.
     """
     root = reference["superset3d"][:, :1]
     joints = (reference["superset3d"] - root).mean(0).cpu()

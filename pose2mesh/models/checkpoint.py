@@ -17,16 +17,15 @@ A checkpoint is a dict of tensors and plain Python values only:
 """
 from __future__ import annotations
 
-import copy
 import os
-import pickle
 from pathlib import Path
 
 import torch
 
 from pose2mesh._version import __version__
 
-__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "export_model"]
+__all__ = ["FORMAT", "CheckpointError", "save_checkpoint", "load_checkpoint", "load_model", "export_model",
+           "checked_model_config"]
 
 #: what a shipped model keeps of a training checkpoint (no optimiser, scheduler or RNG state).
 EXPORT_KEYS = ("model_config", "hierarchy_hash", "body_hash", "model", "step", "best", "train_config")
@@ -87,7 +86,8 @@ def load_checkpoint(path: str | Path, hierarchy_hash: str | None = None, body_ha
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt / unsafe files
-        if isinstance(err, pickle.UnpicklingError):  # torch's text would advise weights_only=False: not for us
+        if not isinstance(err, RuntimeError):  # a text file gives a KeyError or IndexError, an unsafe pickle
+            # an UnpicklingError advising weights_only=False (not for us); RuntimeErrors name a broken archive
             detail = "torch.load(weights_only=True) refused it (not a torch file, or it holds Python objects)"
         else:
             detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -121,21 +121,63 @@ def load_model(path: str | Path, device: torch.device | str | None = None, body=
         ``(model, checkpoint)`` with the model in eval mode on ``device``.
 
     Raises:
-        FileNotFoundError / CheckpointError: as :func:`load_checkpoint`.
+        FileNotFoundError / CheckpointError: as :func:`load_checkpoint`; also a
+            CheckpointError for a ``model_config`` with unknown keys or values of the
+            wrong type (:func:`checked_model_config`), weights that do not fit it, or
+            non-finite weights.
     """
     from pose2mesh._assets import asset_path
     from pose2mesh.body.open_body import OpenBody
     from pose2mesh.graph import load_hierarchy
     from pose2mesh.graph.build import DEFAULT_FILE
-    from pose2mesh.models.lifter import ModelConfig, build_model
+    from pose2mesh.models.lifter import build_model
 
     body = OpenBody.load(device=device) if body is None else body
     hierarchy = load_hierarchy(asset_path(DEFAULT_FILE))
     ckpt = load_checkpoint(path, hierarchy.content_hash(), body.content_hash, map_location=device or "cpu")
-    model = build_model(ModelConfig(**ckpt["model_config"]), hierarchy, body.regressor_superset.float(), device=device,
-                        template=body.v_template)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), ckpt
+    config = checked_model_config(ckpt, path)
+    bad = [k for k, v in ckpt["model"].items()
+           if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
+    if bad:
+        raise CheckpointError(f"'{path}' holds non-finite weights (NaN or inf in {', '.join(bad[:3])}"
+                              f"{' ...' if len(bad) > 3 else ''}): saved by a diverged training run?")
+    try:
+        model = build_model(config, hierarchy, body.regressor_superset.float(), device=device,
+                            template=body.v_template)
+    except ValueError as err:  # a config these assets cannot build
+        raise CheckpointError(f"'{path}': its model_config cannot be built here: {err}") from None
+    own, state = model.state_dict(), ckpt["model"]
+    problems = ([f"no {k}" for k in own if k not in state] + [f"unknown {k}" for k in state if k not in own]
+                + [f"{k} is {tuple(state[k].shape)}, the config makes {tuple(own[k].shape)}"
+                   for k in own if k in state and state[k].shape != own[k].shape])
+    if problems:
+        raise CheckpointError(f"'{path}': its weights do not fit its model_config ({len(problems)} problem(s): "
+                              f"{'; '.join(problems[:3])}{' ...' if len(problems) > 3 else ''})")
+    model.load_state_dict(state)
+    return model.float().eval(), ckpt
+
+
+def checked_model_config(ckpt: dict, path: str | Path):
+    """The :class:`~pose2mesh.models.ModelConfig` of a loaded model checkpoint, every key and value checked.
+
+    The stored fields are merged over the defaults (a field a checkpoint
+    predates keeps its default); an unknown key or a value of the wrong type
+    is an error, as in the training configuration.
+
+    Raises:
+        CheckpointError: no ``model`` / ``model_config`` entry, an unknown key,
+            a value of the wrong type or out of range.
+    """
+    from pose2mesh._config_check import merge_checked
+    from pose2mesh.models.lifter import ModelConfig
+
+    for key in ("model_config", "model"):
+        if not isinstance(ckpt.get(key), dict):
+            raise CheckpointError(f"'{path}' has no '{key}' entry: not a model checkpoint")
+    try:
+        return merge_checked(ModelConfig(), ckpt["model_config"], "model_config.")
+    except ValueError as err:
+        raise CheckpointError(f"'{path}': {err} (a checkpoint of another pose2mesh version?)") from None
 
 
 def export_model(src: str | Path, dst: str | Path, anchor: float | None = None, smooth: int | None = None) -> Path:
@@ -155,18 +197,20 @@ def export_model(src: str | Path, dst: str | Path, anchor: float | None = None, 
             (:class:`pose2mesh.models.MeshNetConfig`, no weights either); None keeps the source's.
 
     Raises:
-        ValueError: ``anchor`` outside ``[0, 1]``, ``smooth`` negative.
+        CheckpointError: ``src`` is not a model checkpoint (:func:`checked_model_config`).
+        ValueError: ``anchor`` not a number in ``[0, 1]``, ``smooth`` not an int >= 0.
     """
-    from pose2mesh.models.lifter import ModelConfig
+    from pose2mesh._config_check import merge_checked
 
     ckpt = load_checkpoint(src)
+    config = checked_model_config(ckpt, src)
     out = {k: ckpt[k] for k in EXPORT_KEYS if k in ckpt}
-    if anchor is not None or smooth is not None:
-        config = ModelConfig(**copy.deepcopy(out["model_config"]))
-        if anchor is not None:
-            config.anchor = float(anchor)
-        if smooth is not None:
-            config.meshnet.smooth = int(smooth)
-        out["model_config"] = ModelConfig(**config.to_dict()).to_dict()  # validates
+    changes = {}
+    if anchor is not None:
+        changes["anchor"] = anchor
+    if smooth is not None:
+        changes["meshnet"] = {"smooth": smooth}
+    if changes:
+        out["model_config"] = merge_checked(config, changes).to_dict()  # type- and range-checked
     save_checkpoint(dst, out)
     return Path(dst)

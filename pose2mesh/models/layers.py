@@ -3,6 +3,9 @@
 Conventions: features are ``(B, V, F)`` (batch, node, channel) as in
 :mod:`pose2mesh.graph`, or node-major ``(V, B, F)`` where a block is called
 with ``batch_first=False``; every graph of a batch shares one Laplacian.
+2D keypoint inputs (``norm_xy``) are the crop-normalised coordinates of
+:func:`pose2mesh.models.normalize_keypoints` (unitless, image axes x right,
+y down; present keypoints within ``[-1, 1]``), in the superset layout.
 """
 from __future__ import annotations
 
@@ -114,6 +117,13 @@ def masked_coordinates(norm_xy: Tensor, presence: Tensor) -> tuple[Tensor, Tenso
 
     ``torch.where`` rather than a product alone, so that NaN/inf at absent
     keypoints cannot leak (``0 * nan = nan``).
+
+    Shape:
+        - norm_xy: ``(B, S, 2)`` crop-normalised coordinates (unitless, see the
+          module docstring)
+        - presence: ``(B, S)``, ``> 0`` where present
+        - output: ``(B, S, 2)`` masked coordinates and ``(B, S)`` presence in
+          ``norm_xy``'s dtype
     """
     p = presence.to(norm_xy.dtype)
     xy = torch.where((p > 0).unsqueeze(-1), norm_xy, torch.zeros_like(norm_xy)) * p.unsqueeze(-1)
@@ -121,7 +131,12 @@ def masked_coordinates(norm_xy: Tensor, presence: Tensor) -> tuple[Tensor, Tenso
 
 
 def check_input(norm_xy: Tensor, presence: Tensor, num_keypoints: Optional[int] = None) -> None:
-    """Validate ``(B, S, 2)`` / ``(B, S)`` network inputs."""
+    """Validate ``(B, S, 2)`` / ``(B, S)`` network inputs.
+
+    ``norm_xy`` is ``(B, S, 2)`` crop-normalised coordinates (unitless, see the
+    module docstring), ``presence`` is ``(B, S)``; ``S`` must equal
+    ``num_keypoints`` when given.  Raises ``ValueError`` otherwise.
+    """
     if norm_xy.dim() != 3 or norm_xy.shape[-1] != 2:
         raise ValueError(f"keypoints must have shape (B, S, 2), got {tuple(norm_xy.shape)}")
     if presence.shape != norm_xy.shape[:2]:

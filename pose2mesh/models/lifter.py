@@ -45,6 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from pose2mesh.graph import MeshHierarchy
+from pose2mesh.models.layers import check_input
 from pose2mesh.models.meshnet import MeshNet, MeshNetConfig
 from pose2mesh.models.normalize import camera_features, normalize_keypoints
 from pose2mesh.models.posenet import ROOT_INDEX, GraphPoseNet, MLPPoseNet
@@ -250,8 +251,14 @@ class Pose2MeshNet(nn.Module):
         """Lift; with ``mesh=False`` only the PoseNet runs (output: ``joints_posenet`` alone).
 
         ``K``: the cameras' intrinsics (pixels), or None when unknown (module docstring).
+        Inputs of any real dtype are cast to the model's; ``presence`` is clamped to ``[0, 1]``
+        (``<= 0``: absent).
         """
-        presence = presence.to(xy.dtype)
+        check_input(xy, presence, self.meshnet.num_keypoints)
+        if xy.shape[0] == 0:
+            raise ValueError("empty batch: at least one sample is needed")
+        dtype = next(self.posenet.parameters()).dtype  # the model's (float32 unless converted, e.g. by .double())
+        xy, presence = xy.to(dtype), presence.to(dtype).clamp(0.0, 1.0)
         norm, center, scale = normalize_keypoints(xy, presence)
         camera = None
         if self.camera:

@@ -155,7 +155,7 @@ def _schedule(config: TrainConfig):
 
 
 def root_relative(batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ground-truth superset keypoints and vertices relative to the superset pelvis (metres)."""
+    """Ground-truth superset keypoints ``(B, S, 3)`` and vertices ``(B, V, 3)``, minus the superset pelvis (metres)."""
     root = batch["superset3d"][:, :1]
     return batch["superset3d"] - root, batch["vertices"] - root
 
@@ -436,8 +436,15 @@ def train(config: TrainConfig, resume: bool = False, stop_after: int | None = No
                 terms = compute_losses({k: v.float() for k, v in out.items()}, batch, config, faces, step)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
-            if config.optim.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            # the gradients' norm (clipped to grad_clip; inf: off) is the same on every rank after DDP's
+            # all-reduce, so a non-finite one stops every rank at this step, before it reaches the weights
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.optim.grad_clip or math.inf)
+            if not torch.isfinite(norm):
+                raise FloatingPointError(
+                    f"step {step + 1}: the loss ({terms['total'].item():.4g}) or its gradients are not finite; the "
+                    f"weights were not updated and {out_dir / 'last.pt'} keeps the last checkpoint (every "
+                    f"{config.ckpt_every} steps). Lower optim.lr or set optim.grad_clip, then continue with --resume"
+                )
             optimizer.step()
             scheduler.step()
             done = step + 1

@@ -6,7 +6,6 @@ faces are the body mesh's triangles ``(F, 3)``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -99,7 +98,8 @@ def normal_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
     """Surface-normal consistency: predicted edges orthogonal to ground-truth face normals.
 
     ``mean |<e_pred / |e_pred|, n_gt>|`` over faces and their 3 edges (unitless).
-    Each edge is normalised once (not once per face using it) and nothing is
+    ``pred`` and ``gt`` are vertices ``(B, V, 3)`` (metres), ``faces`` ``(F, 3)``;
+    returns a scalar.  Each edge is normalised once (not once per face using it) and nothing is
     differentiated through the ground truth.
     """
     edges, face_edges, _ = mesh_edges(faces)
@@ -118,8 +118,9 @@ def normal_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
 def edge_loss(pred: Tensor, gt: Tensor, faces: Tensor) -> Tensor:
     """Edge-length consistency ``mean | |e_pred| - |e_gt| |`` over faces and their 3 edges (metres).
 
-    Computed once per unique edge, weighted by the faces using it: equal to the
-    mean over face edges, with half the work.
+    ``pred`` and ``gt`` are vertices ``(B, V, 3)`` (metres), ``faces`` ``(F, 3)``;
+    returns a scalar.  Computed once per unique edge, weighted by the faces
+    using it: equal to the mean over face edges, with half the work.
     """
     edges, face_edges, uses = mesh_edges(faces)
     with torch.no_grad():

@@ -228,3 +228,25 @@ def test_snap_puts_the_keypoints_on_exact_input(lifter, example):
     kp[[0, 5, 9], :2] = np.nan
     both = lifter(kp, image_size=example.image_size, K=example.K, snap=True, flip=True)
     assert np.isfinite(both.vertices).all() and both.reprojection_error[0] < 0.5
+
+
+def test_a_float64_model_or_default_dtype_lifts(example):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        result = Lifter.untrained(seed=1)(example.keypoints, image_size=example.image_size)
+    finally:
+        torch.set_default_dtype(previous)
+    assert result.vertices.dtype == np.float32 and np.isfinite(result.vertices).all()
+    untrained = Lifter.untrained(seed=1)
+    reference = untrained(example.keypoints, image_size=example.image_size, snap=True, flip=True)
+    untrained.model.double()
+    again = untrained(example.keypoints, image_size=example.image_size, snap=True, flip=True)
+    assert again.vertices.dtype == np.float32 and np.allclose(again.vertices, reference.vertices, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])
+def test_lifter_batch_size_must_be_a_positive_int(batch_size):
+    untrained = Lifter.untrained()
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        Lifter(untrained.model, untrained.body, batch_size=batch_size)

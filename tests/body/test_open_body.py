@@ -1,4 +1,5 @@
 """Tests of the open default body (pose2mesh.body.OpenBody) and its shipped asset."""
+import re
 import subprocess
 import sys
 
@@ -268,6 +269,17 @@ def test_fidelity_against_anny():
     res = measure_fidelity(num=6, seed=1, batch=6)
     assert res["vertex_mean_mm"] <= 2.0, res
     assert res["joint_mean_mm"] <= 2.0, res
+
+
+@pytest.mark.parametrize("name", ["export_default_body", "build_anny"])
+def test_export_without_anny_names_the_extra(monkeypatch, tmp_path, name):
+    """Without the train extra, the export raises the ImportError that says what to install."""
+    from pose2mesh.body import export
+
+    monkeypatch.setitem(sys.modules, "anny", None)  # `import anny` now raises ImportError
+    args = (tmp_path / "body.npz",) if name == "export_default_body" else ()
+    with pytest.raises(ImportError, match=re.escape("pip install 'pose2mesh[train]'")):
+        getattr(export, name)(*args)
 
 
 def test_export_reproduces_the_shipped_asset(tmp_path):

@@ -1,5 +1,4 @@
 """Tests of pose2mesh.data.camera: projection conventions and the camera sampler."""
-import math
 import re
 
 import numpy as np
@@ -75,6 +74,25 @@ def test_cameras_project_any_batch_shape(device):
     manual = torch.einsum("nij,nabj->nabi", cams.R, pts) + cams.t[:, None, None]
     torch.testing.assert_close(cam, manual)
     assert len(cams) == 5 and cams.to("cpu").K.device.type == "cpu"
+
+
+def test_project_points_names_a_wrong_K_shape():
+    pts = torch.tensor([[[0.0, 0.0, 1.0], [0.1, 0.0, 2.0]]])
+    with pytest.raises(ValueError, match=re.escape("K must have shape (N, 3, 3), one per camera (K[None] for one), got (3, 3)")):
+        project_points(pts, _K()[0])
+
+
+def test_centers_are_camera_positions_in_the_body_frame(device):
+    # golden value: R = I, t = (1, 2, 3) -> centre -R^T t = (-1, -2, -3)
+    eye = torch.eye(3, device=device)[None]
+    cams = Cameras(_K(device=device), eye, torch.tensor([[1.0, 2.0, 3.0]], device=device),
+                   torch.tensor([[640.0, 480.0]], device=device))
+    torch.testing.assert_close(cams.centers, torch.tensor([[-1.0, -2.0, -3.0]], device=device))
+    # sampled cameras: the centre maps to the origin of the camera frame
+    cams = CameraSampler().sample(*_people(5, device), _gen(device))
+    assert cams.centers.shape == (5, 3) and cams.centers.device.type == device.type
+    cam = cams.to_camera(cams.centers[:, None])
+    torch.testing.assert_close(cam, torch.zeros_like(cam), atol=1e-4, rtol=0)
 
 
 def test_sampled_cameras_geometry(device):

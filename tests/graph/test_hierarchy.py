@@ -129,7 +129,7 @@ def test_independent_of_python_hash_seed(tmp_path):
     np.save(tmp_path / "faces.npy", faces)
     code = (
         "import sys, numpy as np; from pose2mesh.graph import build_hierarchy; "
-        f"print(build_hierarchy(np.load(sys.argv[1]), 165, 3).content_hash())"
+        "print(build_hierarchy(np.load(sys.argv[1]), 165, 3).content_hash())"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(pose2mesh.__file__)))
     for seed in ("0", "12345"):

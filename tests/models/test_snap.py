@@ -1,7 +1,6 @@
 """Snapping onto exact 2D keypoints (pose2mesh.models.snap)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -209,6 +209,26 @@ def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, requ
     assert _losses(loop.train(cfg, resume=True)) == _losses(full)
 
 
+
+def test_a_non_finite_loss_stops_the_run_before_it_reaches_the_weights(tmp_path, monkeypatch):
+    from pose2mesh.models.checkpoint import load_model
+    from pose2mesh.train import loop
+
+    compute = loop.compute_losses
+
+    def diverging(out, batch, config, faces, step):  # the loss of step 5 is NaN
+        terms = compute(out, batch, config, faces, step)
+        return {**terms, "total": terms["total"] * float("nan")} if step == 4 else terms
+
+    monkeypatch.setattr(loop, "compute_losses", diverging)
+    cfg = load_config(overrides=TINY + [f"out_dir={tmp_path / 'run'}", "optim.grad_clip=0"])
+    with pytest.raises(FloatingPointError, match=r"step 5: the loss \(nan\) or its gradients are not finite"):
+        loop.train(cfg)
+    assert sorted(_losses(tmp_path / "run")) == [1, 2, 3, 4]
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["step"] == 3 and all(v.isfinite().all() for v in last["model"].values() if v.is_floating_point())
+    load_model(tmp_path / "run" / "best.pt")  # finite: nothing non-finite was saved
+
 def test_more_cuda_processes_than_gpus_is_a_clear_error(monkeypatch):
     from pose2mesh.train import loop
 
