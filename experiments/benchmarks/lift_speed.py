@@ -555,7 +555,12 @@ def main() -> None:
                         help="only profile the given presets at this batch size (torch.profiler)")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    device = torch.device(args.device)
+    from pose2mesh._device import checked_device
+
+    try:
+        device = checked_device(args.device)
+    except ValueError as err:  # CUDA asked on a machine without it: one line, not torch's assertion
+        parser.error(str(err))
     if args.batch is None:
         args.batch = [1, 16, 256] + ([4096] if device.type == "cuda" else [])
     args.batch = sorted(set(args.batch))
