@@ -7,7 +7,7 @@
 # MOTION_DIR must hold motion of CMU subjects the model never saw (the held-out
 # subjects 02/07/09, or the validation subject 06 of the shared mocap:
 # mkdir held_out && ln -s $PWD/../shared/mocap/06_*.bvh.gz held_out/).
-# Extra arguments after N (e.g. --baseline "MLP=runs/mlp/best.pt") go to every run;
+# Extra arguments after N (e.g. --baseline "MLP=runs/same_budget_mlp/best.pt") go to every run;
 # the optimisation-fitting baseline is always measured.
 set -euo pipefail
 ckpt=$1; motion=$2; out=$3; n=${4:-1000}; shift $(( $# < 4 ? $# : 4 ))

@@ -7,9 +7,12 @@ projected from held-out motion (COCO-17 input), with ground-truth 2D and with
 detector-like noise.  Errors are in mm (MPJPE / PA-MPJPE over the COCO-17
 joints, each skeleton relative to its superset pelvis).
 
-    python experiments/posenet_comparison.py --motion held_out --steps 1500 \\
-        --out docs/eval/posenet_comparison.md
-    python experiments/posenet_comparison.py --motion held_out --steps 20000 --variants mlp --threads 1
+    python experiments/posenet_comparison.py --motion held_out --steps 3000 --batch-size 64 --n 500 --threads 1
+    python experiments/posenet_comparison.py --motion held_out --steps 20000 --batch-size 64 --n 500 \\
+        --threads 1 --variants mlp
+
+(the tables of docs/eval/posenet_comparison.md, which is written by hand from
+their output; ``--out FILE`` also writes the markdown table to FILE.)
 
 (``--variants`` picks some of them, e.g. to train two at once in two processes.)
 
