@@ -432,9 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# What a bad input, file or checkpoint raises (the package's own errors subclass ValueError):
-# reported as one line, not a traceback. Anything else is a bug and keeps its traceback.
-_USER_ERRORS = (ValueError, OSError)
+# What a bad input, file or checkpoint raises (the package's own errors subclass ValueError), and a
+# training run that diverged (FloatingPointError, with what to do): reported as one line, not a
+# traceback. Anything else is a bug and keeps its traceback.
+_USER_ERRORS = (ValueError, OSError, FloatingPointError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -210,7 +210,7 @@ def test_ctrl_c_finishes_the_step_and_writes_last_pt(tmp_path, monkeypatch, requ
 
 
 
-def test_a_non_finite_loss_stops_the_run_before_it_reaches_the_weights(tmp_path, monkeypatch):
+def test_a_non_finite_loss_stops_the_run_before_it_reaches_the_weights(tmp_path, monkeypatch, capsys):
     from pose2mesh.models.checkpoint import load_model
     from pose2mesh.train import loop
 
@@ -228,6 +228,11 @@ def test_a_non_finite_loss_stops_the_run_before_it_reaches_the_weights(tmp_path,
     last = load_checkpoint(tmp_path / "run" / "last.pt")
     assert last["step"] == 3 and all(v.isfinite().all() for v in last["model"].values() if v.is_floating_point())
     load_model(tmp_path / "run" / "best.pt")  # finite: nothing non-finite was saved
+    from pose2mesh.cli.main import main
+
+    args = [f"--set={o}" for o in TINY + [f"out_dir={tmp_path / 'cli'}", "optim.grad_clip=0"]]
+    assert main(["train", str(ROOT / "experiments" / "smoke.yaml"), *args]) == 1  # one line from the CLI
+    assert "pose2mesh train: error: step 5: the loss (nan)" in capsys.readouterr().err
 
 def test_more_cuda_processes_than_gpus_is_a_clear_error(monkeypatch):
     from pose2mesh.train import loop
